@@ -1,0 +1,5 @@
+"""Subcommands of `dancerev`; each module has `add_parser(subparsers)` setting `run`."""
+
+from . import convert
+
+SUBCOMMANDS = (convert,)

@@ -1,0 +1,1 @@
+"""Readers and writers for motion files; numpy only, never bpy, torch or librosa."""

@@ -1,0 +1,97 @@
+"""One entry point for every supported motion input, chosen by what the path is.
+
+| input                          | reader                         | raw joints        |
+|--------------------------------|--------------------------------|-------------------|
+| `*.bvh`                        | `bvh.read_bvh`                 | every ROOT/JOINT  |
+| `*.npz` (DanceRev motion)      | `motion_npz.load_motion`       | as stored         |
+| a folder of OpenPose JSON      | `openpose.read_openpose_folder`| BODY_25           |
+| `*.json` (the paper's clips)   | `paper_json.read_paper_json`   | BODY_25           |
+| `*.pkl` (AIST++)               | `aistpp.read_aistpp`           | SMPL 24 / COCO 17 |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from ..errors import DanceRevError, InputFileError
+from ..joint_maps import JointMap, detect_joint_map, load_joint_map, map_to_canonical
+from ..motion import Motion
+from ..skeletons import BODY_25, CANONICAL_24
+
+JointChoice = Literal["raw", "canonical"]
+MOTION_SUFFIXES = (".bvh", ".npz", ".json", ".pkl")
+
+
+def read_motion(path: str | Path, joints: JointChoice = "raw",
+                joint_map: str | Path | JointMap | None = None,
+                fps: float | None = None) -> Motion:
+    """Read any supported motion input.
+
+    `joints="canonical"` maps 3D inputs onto the canonical 24 joints (BVH through a joint
+    map, detected from joint names unless one is given) and leaves 2D inputs as BODY_25.
+    `fps` resamples the result.
+    """
+    path = Path(path)
+    if joints not in ("raw", "canonical"):
+        raise DanceRevError(f"--joints must be 'raw' or 'canonical', not {joints!r}")
+    if not path.exists():
+        raise InputFileError(path, "no such file or folder")
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        from .openpose import read_openpose_folder
+        motion = read_openpose_folder(path)
+    elif suffix == ".bvh":
+        motion = _read_bvh_motion(path, joints, joint_map)
+    elif suffix == ".npz":
+        from .motion_npz import load_motion
+        motion = load_motion(path)
+    elif suffix == ".json":
+        from .paper_json import read_paper_json
+        motion = read_paper_json(path).motion
+    elif suffix == ".pkl":
+        from .aistpp import read_aistpp
+        motion = read_aistpp(path)
+    else:
+        raise InputFileError(path, f"unsupported motion file type {suffix!r} (expected a "
+                                   f"folder of OpenPose JSON or one of "
+                                   f"{', '.join(MOTION_SUFFIXES)})")
+    if joints == "canonical":
+        motion = _as_canonical(path, motion)
+    return motion if fps is None else motion.resample(fps)
+
+
+def _read_bvh_motion(path: Path, joints: JointChoice,
+                     joint_map: str | Path | JointMap | None) -> Motion:
+    from .bvh import read_bvh
+    bvh = read_bvh(path)
+    meta = {"source": str(path), "source_format": "bvh"}
+    if joints == "raw":
+        return bvh.to_motion(source=str(path))
+    positions, names = bvh.positions(include_end_sites=True)
+    try:
+        chosen = _resolve_joint_map(joint_map, names)
+        return map_to_canonical(positions, names, bvh.fps, chosen, meta)
+    except InputFileError:
+        raise
+    except DanceRevError as error:
+        raise InputFileError(path, str(error)) from None
+
+
+def _resolve_joint_map(joint_map: str | Path | JointMap | None,
+                       names: tuple[str, ...]) -> JointMap:
+    if isinstance(joint_map, JointMap):
+        return joint_map
+    if joint_map is None:
+        return detect_joint_map(names)
+    return load_joint_map(joint_map)
+
+
+def _as_canonical(path: Path, motion: Motion) -> Motion:
+    if motion.skeleton in (CANONICAL_24.name, BODY_25.name):
+        return motion
+    from .aistpp import COCO17_SKELETON, coco17_to_canonical
+    if motion.skeleton == COCO17_SKELETON:
+        return coco17_to_canonical(motion)
+    raise InputFileError(path, f"holds a {motion.skeleton!r} skeleton, which has no mapping "
+                               f"to the canonical joints")
