@@ -1,5 +1,5 @@
 """Subcommands of `dancerev`; each module has `add_parser(subparsers)` setting `run`."""
 
-from . import convert
+from . import convert, dataset
 
-SUBCOMMANDS = (convert,)
+SUBCOMMANDS = (convert, dataset)

@@ -283,14 +283,11 @@ def _parse_motion(path: Path, text: str, joints: list[BvhJoint],
                   first_line: int) -> tuple[float, np.ndarray]:
     lines = text.splitlines()
     header: dict[str, str] = {}
-    body_start = 1
-    for body_start, line in enumerate(lines[1:], 1):
-        key, colon, value = line.partition(":")
-        if not colon:
-            break
+    body_start = 1  # lines[0] is the rest of the "MOTION" line
+    while body_start < len(lines) and ":" in lines[body_start]:
+        key, _, value = lines[body_start].partition(":")
         header[key.strip().lower()] = value.strip()
-    else:
-        body_start = len(lines)
+        body_start += 1
     if "frames" not in header or "frame time" not in header:
         raise InputFileError(path, "MOTION section lacks 'Frames:' or 'Frame Time:' "
                                    "(truncated file?)")

@@ -1,0 +1,18 @@
+"""Import `dancerev_core` the same way inside the built extension and in the repository.
+
+In the extension zip the core sits inside the add-on package (`<addon>.dancerev_core`); in
+the repository, for development, it is the installed top-level package. Only its numpy-only
+modules are imported here.
+"""
+
+import importlib
+
+try:
+    dancerev_core = importlib.import_module(".dancerev_core", __package__)
+except ImportError:  # running from the repository
+    dancerev_core = importlib.import_module("dancerev_core")
+
+errors = importlib.import_module(".errors", dancerev_core.__name__)
+joint_maps = importlib.import_module(".joint_maps", dancerev_core.__name__)
+
+__all__ = ["dancerev_core", "errors", "joint_maps"]

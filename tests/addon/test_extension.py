@@ -1,0 +1,63 @@
+"""The built extension installs headless, registers its panel and sees the active rig."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+bpy = pytest.importorskip("bpy")
+
+
+@pytest.fixture(scope="module")
+def extension_zip(tmp_path_factory):
+    output = tmp_path_factory.mktemp("dist")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "build.py"), "--output-dir",
+                             str(output)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = output.glob("dancerev-*.zip")
+    return path
+
+
+def test_zip_carries_addon_core_and_rigs(extension_zip):
+    names = zipfile.ZipFile(extension_zip).namelist()
+    assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert "dancerev_core/motion.py" in names and "rigs/cmu_daz.json" in names
+    assert not any("__pycache__" in name for name in names)
+
+
+def test_installs_and_enables_headless(extension_zip):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    result = bpy.ops.extensions.package_install_files(
+        filepath=str(extension_zip), repo="user_default", enable_on_install=True)
+    assert result == {"FINISHED"}
+    module = sys.modules["bl_ext.user_default.dancerev"]
+    assert hasattr(bpy.types, "DANCEREV_PT_main")
+    # The core inside the zip is the one the add-on uses, not the repository's.
+    assert module.core.dancerev_core.__name__ == "bl_ext.user_default.dancerev.dancerev_core"
+
+    armature = bpy.data.armatures.new("Rig")
+    rig = bpy.data.objects.new("Rig", armature)
+    bpy.context.scene.collection.objects.link(rig)
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    joint_map = json.loads((REPO_ROOT / "rigs" / "cmu_character_creator.json").read_text())
+    names = sorted({name for value in joint_map["joints"].values()
+                    for name in ([value] if isinstance(value, str) else value)})
+    for index, name in enumerate(names):
+        bone = armature.edit_bones.new(name)
+        bone.head, bone.tail = (0, 0, index), (0, 0, index + 0.5)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    panels = module.panels
+    assert panels.rig_summary(rig) == "Rig: cmu_character_creator"
+    bpy.ops.object.mode_set(mode="EDIT")
+    armature.edit_bones.remove(armature.edit_bones["CC_Base_Head"])
+    bpy.ops.object.mode_set(mode="OBJECT")
+    assert panels.rig_summary(rig).startswith("Rig not recognised")
+    assert panels.rig_summary(None) == "Select an armature"
+
+    bpy.ops.preferences.addon_disable(module="bl_ext.user_default.dancerev")
+    assert not hasattr(bpy.types, "DANCEREV_PT_main")
