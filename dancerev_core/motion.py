@@ -212,7 +212,11 @@ class Motion:
         return replace(self, positions=filled.astype(np.float32))
 
     def mirrored(self) -> Motion:
-        """Swap left and right: reflect x (the lateral axis) and exchange joint pairs."""
+        """Swap left and right: reflect x (the lateral axis) and exchange joint pairs.
+
+        x is reflected about 0, right for canonical 3D and for normalised 2D ([-1, 1],
+        centred); normalise pixel coordinates first (`normalize_image_coordinates`).
+        """
         joint_set = self.joint_set
         if joint_set is None:
             raise DanceRevError("a raw motion has no left/right pairs; convert it to a "
@@ -234,7 +238,12 @@ def normalize_image_coordinates(motion: Motion, width: float, height: float) -> 
     """Pixel coordinates to [-1, 1] by image width and height, as the paper's data is."""
     if width <= 0 or height <= 0:
         raise DanceRevError(f"image size must be positive, got {width} x {height}")
+    if motion.dims != 2:
+        raise DanceRevError("image coordinates are 2D; this motion is 3D")
+    if motion.root_relative:
+        return normalize_image_coordinates(motion.to_absolute(), width, height).to_root_relative()
     scale = np.array([2.0 / width, 2.0 / height], dtype=np.float64)
     positions = motion.positions.astype(np.float64) * scale - 1.0
     return motion.with_positions(positions.astype(np.float32),
-                                 meta={**motion.meta, "image_size": [width, height]})
+                                 meta={**motion.meta, "image_size": [width, height],
+                                       "coordinates": "normalized [-1,1]"})

@@ -21,6 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "and JOINT, file units); canonical: the 24 canonical 3D joints "
                              "in metres, Z up (BODY_25 for 2D inputs)")
     parser.add_argument("--fps", type=float, help="resample to this frame rate")
+    parser.add_argument("--video-fps", type=float, default=30.0,
+                        help="frame rate of the video an OpenPose folder came from "
+                             "(default 30)")
     parser.add_argument("--joint-map", help="joint map JSON for a BVH skeleton that is not "
                                             "detected automatically (see rigs/)")
     parser.set_defaults(run=run)
@@ -28,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     motion = read_motion(args.input, joints=args.joints, joint_map=args.joint_map,
-                         fps=args.fps)
+                         fps=args.fps, video_fps=args.video_fps)
     path = save_motion(motion, args.output)
     print(f"wrote {path}: {motion.num_frames} frames at {motion.fps:g} fps, "
           f"{motion.num_joints} joints ({motion.skeleton}), {motion.duration:.2f} s")

@@ -25,12 +25,13 @@ MOTION_SUFFIXES = (".bvh", ".npz", ".json", ".pkl")
 
 def read_motion(path: str | Path, joints: JointChoice = "raw",
                 joint_map: str | Path | JointMap | None = None,
-                fps: float | None = None) -> Motion:
+                fps: float | None = None, video_fps: float = 30.0) -> Motion:
     """Read any supported motion input.
 
     `joints="canonical"` maps 3D inputs onto the canonical 24 joints (BVH through a joint
     map, detected from joint names unless one is given) and leaves 2D inputs as BODY_25.
-    `fps` resamples the result.
+    `video_fps` is the frame rate of the video an OpenPose folder came from (the files do
+    not say); `fps` resamples the result.
     """
     path = Path(path)
     if joints not in ("raw", "canonical"):
@@ -40,12 +41,15 @@ def read_motion(path: str | Path, joints: JointChoice = "raw",
     suffix = path.suffix.lower()
     if path.is_dir():
         from .openpose import read_openpose_folder
-        motion = read_openpose_folder(path)
+        motion = read_openpose_folder(path, fps=video_fps)
     elif suffix == ".bvh":
         motion = _read_bvh_motion(path, joints, joint_map)
     elif suffix == ".npz":
         from .motion_npz import load_motion
         motion = load_motion(path)
+    elif suffix == ".json" and _is_openpose_frame(path):
+        from .openpose import read_openpose_frame_motion
+        motion = read_openpose_frame_motion(path, fps=video_fps)
     elif suffix == ".json":
         from .paper_json import read_paper_json
         motion = read_paper_json(path).motion
@@ -59,6 +63,13 @@ def read_motion(path: str | Path, joints: JointChoice = "raw",
     if joints == "canonical":
         motion = _as_canonical(path, motion)
     return motion if fps is None else motion.resample(fps)
+
+
+def _is_openpose_frame(path: Path) -> bool:
+    """OpenPose frame files start with a version and a `people` list; paper clips do not."""
+    with open(path, "rb") as stream:
+        head = stream.read(4096)
+    return b'"people"' in head and b'"music_array"' not in head
 
 
 def _read_bvh_motion(path: Path, joints: JointChoice,

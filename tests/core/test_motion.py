@@ -168,3 +168,13 @@ def test_invalid_motions_get_one_line_errors(bad, message):
     fields.update(bad)
     with pytest.raises(DanceRevError, match=message):
         Motion(**fields)
+
+
+def test_image_normalisation_of_a_root_relative_motion_keeps_offsets_consistent():
+    rng = np.random.default_rng(3)
+    pixels = Motion(rng.uniform(0, 640, size=(4, 25, 2)), 15.0, BODY_25.name,
+                    BODY_25.joint_names)
+    via_relative = normalize_image_coordinates(pixels.to_root_relative(), 640, 480)
+    direct = normalize_image_coordinates(pixels, 640, 480).to_root_relative()
+    assert via_relative.root_relative
+    np.testing.assert_allclose(via_relative.positions, direct.positions, atol=1e-5)

@@ -1,0 +1,64 @@
+"""Analyse a song file: decode, extract the 438 features, and cache the result.
+
+This is the path users run (the add-on, `dancerev features`, training and generation).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from . import feature_cache
+from .errors import DanceRevError, InputFileError
+from .music_features import (
+    FEATURE_FPS,
+    HOP_LENGTH,
+    MODEL_FPS,
+    N_FFT,
+    SAMPLE_RATE,
+    MusicFeatures,
+    extract_reference,
+)
+
+# Bump when the extraction changes its output, so old cache entries are not reused.
+EXTRACTOR_ID = "reference-1"
+
+
+def extraction_settings() -> dict:
+    import librosa
+
+    return {"extractor": EXTRACTOR_ID, "sample_rate": SAMPLE_RATE, "hop_length": HOP_LENGTH,
+            "n_fft": N_FFT, "librosa": librosa.__version__}
+
+
+def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = True,
+                 cache_folder: Path | None = None) -> MusicFeatures:
+    """Features of the song at `path` at `fps` (15 by default, the model's rate).
+
+    The native 30 fps analysis is what is cached; other rates are derived from it (15 fps is
+    the paper's even stream, exactly).
+    """
+    from .audio import load_audio
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such audio file")
+    key = feature_cache.cache_key(path, extraction_settings()) if use_cache else None
+    native = feature_cache.load_entry(key, cache_folder) if key else None
+    if native is None:
+        waveform = load_audio(path, SAMPLE_RATE)
+        try:
+            with warnings.catch_warnings():
+                # librosa warns when a silent file has no pitch to estimate tuning from;
+                # silence is valid input and gives finite features.
+                warnings.filterwarnings("ignore", message="Trying to estimate tuning")
+                native = extract_reference(waveform)
+        except DanceRevError as error:
+            raise InputFileError(path, str(error).removeprefix("audio: ")) from None
+        if key:
+            feature_cache.store_entry(key, native, cache_folder)
+    if fps == FEATURE_FPS:
+        return native
+    if fps == MODEL_FPS:
+        return native.even_odd()[0]
+    return native.resample(fps)

@@ -1,0 +1,45 @@
+"""`dancerev features AUDIO -o OUT.npz`: the 438 music features of a song."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import analyse_song
+from ..music_features import MODEL_FPS
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "features", help="extract the paper's 438 music features per frame from a song",
+        description="Decode a song (mp3, m4a, ogg, wav, flac) and write its music features: "
+                    "features (T x 438, float32), fps, beat_times (s), tempo (BPM), "
+                    "duration (s).")
+    parser.add_argument("audio", help="song file")
+    parser.add_argument("-o", "--output", required=True, help="features file to write (.npz)")
+    parser.add_argument("--fps", type=float, default=MODEL_FPS,
+                        help="frame rate of the features (default 15, the model's rate; "
+                             "30 is the native analysis rate)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="analyse the song again instead of using the feature cache")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    music = analyse_song(args.audio, fps=args.fps, use_cache=not args.no_cache)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=output.name + ".", suffix=".tmp", dir=output.parent)
+    with os.fdopen(handle, "wb") as stream:
+        np.savez(stream, features=music.features.astype(np.float32), fps=np.float64(music.fps),
+                 beat_times=np.asarray(music.beat_times, np.float64),
+                 tempo=np.float64(music.tempo), duration=np.float64(music.duration))
+    os.replace(temp, output)
+    print(f"wrote {output}: {music.num_frames} frames x {music.features.shape[1]} features at "
+          f"{music.fps:g} fps, {len(music.beat_times)} beats, tempo {music.tempo:.1f} BPM, "
+          f"{music.duration:.2f} s")
+    return 0
