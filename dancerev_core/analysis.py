@@ -41,7 +41,9 @@ def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = Tru
     from .audio import load_audio
 
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise InputFileError(path, "is a folder, not an audio file")
+    if not path.exists():
         raise InputFileError(path, "no such audio file")
     key = feature_cache.cache_key(path, extraction_settings()) if use_cache else None
     native = feature_cache.load_entry(key, cache_folder) if key else None
@@ -52,6 +54,9 @@ def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = Tru
                 # librosa warns when a silent file has no pitch to estimate tuning from;
                 # silence is valid input and gives finite features.
                 warnings.filterwarnings("ignore", message="Trying to estimate tuning")
+                # Clips under a second are too short for chroma's longest filters; librosa
+                # says so and still returns finite values.
+                warnings.filterwarnings("ignore", message="n_fft=.* is too large")
                 native = extract_reference(waveform)
         except DanceRevError as error:
             raise InputFileError(path, str(error).removeprefix("audio: ")) from None
