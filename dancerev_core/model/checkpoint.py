@@ -1,0 +1,261 @@
+"""Checkpoints: weights in safetensors plus a JSON config, never a pickle.
+
+A checkpoint called NAME is two files in one folder:
+- `NAME.json`: what the weights are (format tag, model config, feature layout, fps, joint set,
+  pose layout, a free `training` dict) and which weights file belongs to it, with that file's
+  size and sha256;
+- `NAME.<first 16 hex of sha256>.safetensors`: the tensors (model weights, plus optional
+  extra tensors such as optimizer state under `extra/`).
+
+Atomicity: the weights file is named by its content, so a new save never overwrites the file
+the current JSON points to. A save writes the new weights (temp file, fsync, rename), then the
+new JSON (temp file, fsync, rename: the commit point), then deletes the old weights. A kill at
+any moment leaves `NAME.json` pointing at a complete weights file, the old one or the new one;
+at worst an orphan file remains, which the next save of NAME removes. One writer per NAME.
+
+Loading reads the whole weights file into memory (no mmap, no file lock on Windows), checks
+its size and sha256 against the JSON, and refuses pickles (torch.save's `.pt`, zip or raw
+pickle) by their first bytes without ever unpickling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from ..errors import DanceRevError, InputFileError
+from ..music_features import FEATURE_BLOCKS, NUM_FEATURES
+from .config import ModelConfig
+from .network import Seq2Seq, default_device
+
+FORMAT = "dancerev-checkpoint"
+VERSION = 1
+EXTRA_PREFIX = "extra/"
+MAX_JSON_BYTES = 16 << 20
+POSE_LAYOUT = ("joint-major flattening of T x J x D positions; root joint absolute, "
+               "every other joint relative to the root")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode) and what the JSON says about it."""
+
+    path: Path
+    config: ModelConfig
+    model: Seq2Seq
+    training: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def checkpoint_json(path: str | Path) -> Path:
+    """`runs/last`, `runs/last.json` -> `runs/last.json`."""
+    path = Path(path)
+    return path if path.suffix == ".json" else path.with_name(path.name + ".json")
+
+
+def _weights_pattern(stem: str) -> re.Pattern[str]:
+    return re.compile(re.escape(stem) + r"\.[0-9a-f]{16}\.safetensors")
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def save_checkpoint(path: str | Path, model: Seq2Seq, training: dict[str, Any] | None = None,
+                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Save atomically as NAME.json + NAME.<hash>.safetensors; returns the JSON's path.
+
+    `training` is free JSON (data summary, epoch, optimizer scalars...); `extra_tensors` are
+    stored beside the weights and come back as `Checkpoint.extra`, committed together.
+    """
+    json_path = checkpoint_json(path)
+    stem = json_path.name[:-len(".json")]
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    for name, tensor in (extra_tensors or {}).items():
+        tensors[EXTRA_PREFIX + name] = tensor.detach().to("cpu").contiguous()
+    data = save_safetensors(tensors, metadata={"format": FORMAT})
+    digest = hashlib.sha256(data).hexdigest()
+    weights_name = f"{stem}.{digest[:16]}.safetensors"
+    config = model.config
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "weights": weights_name,
+        "weights_bytes": len(data),
+        "weights_sha256": digest,
+        "model": config.to_dict(),
+        "features": {
+            "num_features": config.num_features,
+            "blocks": ([list(b) for b in FEATURE_BLOCKS]
+                       if config.num_features == NUM_FEATURES else None),
+            "fps": config.fps,
+        },
+        "motion": {"joint_set": config.joint_set, "fps": config.fps,
+                   "pose_size": config.pose_size, "layout": POSE_LAYOUT},
+        "training": training or {},
+    }
+    text = json.dumps(header, indent=2, allow_nan=False) + "\n"  # fails before any write
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(json_path.parent / weights_name, data)
+    _atomic_write(json_path, text.encode("utf-8"))
+    pattern = _weights_pattern(stem)
+    for old in json_path.parent.iterdir():
+        if old.name != weights_name and pattern.fullmatch(old.name):
+            with contextlib.suppress(OSError):  # e.g. open on Windows; the next save retries
+                old.unlink()
+    return json_path
+
+
+_REFUSED = {
+    "pickle": ("is a pickle (e.g. a torch.save .pt file); DanceRev never unpickles checkpoints: "
+               "use a DanceRev checkpoint (.json with its .safetensors)"),
+    "zip": ("is a zip archive (torch.save writes .pt files as zipped pickles); DanceRev never "
+            "unpickles checkpoints: use a DanceRev checkpoint (.json with its .safetensors)"),
+    "safetensors": "is a safetensors weights file; load its checkpoint's .json instead",
+}
+
+
+def _sniff(head: bytes) -> str | None:
+    """'pickle', 'zip' or 'safetensors' by a file's first bytes; None for anything else."""
+    if head[:1] == b"\x80":  # PROTO opcode, first byte of every pickle of protocol 2+
+        return "pickle"
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if len(head) >= 9 and head[8:9] == b"{" and not head.lstrip().startswith(b"{"):
+        return "safetensors"  # 8-byte little-endian header size, then the JSON header
+    return None
+
+
+def _resolve(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file() and checkpoint_json(path).is_file():
+        path = checkpoint_json(path)
+    if not path.is_file():
+        raise InputFileError(path, "checkpoint not found")
+    return path
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        data = f.read(MAX_JSON_BYTES + 1)
+    kind = _sniff(data[:16])
+    if kind:
+        raise InputFileError(path, _REFUSED[kind])
+    if len(data) > MAX_JSON_BYTES:
+        raise InputFileError(path, "is not a DanceRev checkpoint (too large for its JSON)")
+    try:
+        header = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputFileError(path, f"is not a DanceRev checkpoint (not JSON: {error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise InputFileError(path, "is not a DanceRev checkpoint (no 'format': "
+                                   f"'{FORMAT}' in its JSON)")
+    if header.get("version") != VERSION:
+        raise InputFileError(path, f"checkpoint version {header.get('version')!r} is not "
+                                   f"supported (this DanceRev reads version {VERSION})")
+    for key, kind in (("weights", str), ("weights_bytes", int), ("weights_sha256", str),
+                      ("model", dict), ("features", dict), ("training", dict)):
+        if not isinstance(header.get(key), kind):
+            raise InputFileError(path, f"checkpoint JSON lacks a valid {key!r}")
+    return header
+
+
+def _read_weights(json_path: Path, header: dict[str, Any]) -> dict[str, torch.Tensor]:
+    name = header["weights"]
+    if Path(name).name != name or not name.endswith(".safetensors"):
+        raise InputFileError(json_path, f"weights {name!r} must be a .safetensors file beside "
+                                        "the JSON")
+    weights = json_path.parent / name
+    if not weights.is_file():
+        raise InputFileError(weights, f"weights file of {json_path.name} not found")
+    data = weights.read_bytes()
+    kind = _sniff(data[:16])
+    if kind in ("pickle", "zip"):
+        raise InputFileError(weights, _REFUSED[kind])
+    if len(data) != header["weights_bytes"]:
+        raise InputFileError(weights, f"truncated or wrong size: {len(data)} bytes, "
+                                      f"{json_path.name} says {header['weights_bytes']}")
+    if hashlib.sha256(data).hexdigest() != header["weights_sha256"]:
+        raise InputFileError(weights, f"corrupted or modified: sha256 differs from "
+                                      f"{json_path.name}")
+    try:
+        return load_safetensors(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
+        raise InputFileError(weights, f"not a readable safetensors file ({error})") from None
+
+
+def load_checkpoint(path: str | Path, expect_features: int | None = NUM_FEATURES,
+                    expect_joint_set: str | None = None,
+                    device: torch.device | str | None = None) -> Checkpoint:
+    """Load a checkpoint (NAME, NAME.json) for use, refusing anything that does not fit.
+
+    Refusals, each a one-line InputFileError naming the file: not found; a pickle or zip
+    (torch.save) or bare weights file; JSON that is not ours; a model config we cannot build;
+    features other than `expect_features` or another feature layout; another joint set than
+    `expect_joint_set`; weights that are missing, truncated, modified or do not fit the config.
+    """
+    json_path = _resolve(path)
+    header = _read_header(json_path)
+    try:
+        config = ModelConfig.from_dict(header["model"])
+    except DanceRevError as error:
+        raise InputFileError(json_path, f"bad model config: {error}") from None
+    blocks = header["features"].get("blocks")
+    if expect_features is not None and config.num_features != expect_features:
+        raise InputFileError(json_path, f"model takes {config.num_features} music features "
+                                        f"per frame, these features have {expect_features}")
+    if blocks is not None and blocks != [list(b) for b in FEATURE_BLOCKS]:
+        raise InputFileError(json_path, "model was trained on another music feature layout "
+                                        f"({', '.join(str(b[0]) for b in blocks)})")
+    if expect_joint_set is not None and config.joint_set != expect_joint_set:
+        raise InputFileError(json_path, f"model makes joint set {config.joint_set!r}, "
+                                        f"{expect_joint_set!r} was expected")
+    tensors = _read_weights(json_path, header)
+    weights = json_path.parent / header["weights"]
+    extra = {k[len(EXTRA_PREFIX):]: t for k, t in tensors.items() if k.startswith(EXTRA_PREFIX)}
+    state = {k: t for k, t in tensors.items() if not k.startswith(EXTRA_PREFIX)}
+    model = Seq2Seq(config)
+    expected = {k: tuple(t.shape) for k, t in model.state_dict().items()}
+    got = {k: tuple(t.shape) for k, t in state.items()}
+    if got != expected:
+        wrong = sorted(set(expected) ^ set(got)) or sorted(
+            k for k in expected if expected[k] != got[k])
+        raise InputFileError(weights, f"weights do not fit the model config "
+                                      f"({len(wrong)} tensors differ, e.g. {wrong[0]!r})")
+    model.load_state_dict(state)
+    model.to(default_device() if device is None else device).eval()
+    return Checkpoint(path=json_path, config=config, model=model,
+                      training=header["training"], extra=extra)
