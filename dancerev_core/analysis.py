@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import feature_cache
 from .errors import DanceRevError, InputFileError
+from .fast_features import extract_fast
 from .music_features import (
     FEATURE_FPS,
     HOP_LENGTH,
@@ -21,22 +22,22 @@ from .music_features import (
 )
 
 # Bump when the extraction changes its output, so old cache entries are not reused.
-EXTRACTOR_ID = "reference-1"
+EXTRACTOR_ID = "fast-1"
 
 
-def extraction_settings() -> dict:
-    import librosa
-
-    return {"extractor": EXTRACTOR_ID, "sample_rate": SAMPLE_RATE, "hop_length": HOP_LENGTH,
-            "n_fft": N_FFT, "librosa": librosa.__version__}
+def extraction_settings(reference: bool = False) -> dict:
+    """Everything that changes the features; part of the cache key."""
+    return {"extractor": "librosa-reference-1" if reference else EXTRACTOR_ID,
+            "sample_rate": SAMPLE_RATE, "hop_length": HOP_LENGTH, "n_fft": N_FFT}
 
 
 def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = True,
-                 cache_folder: Path | None = None) -> MusicFeatures:
+                 cache_folder: Path | None = None, reference: bool = False) -> MusicFeatures:
     """Features of the song at `path` at `fps` (15 by default, the model's rate).
 
     The native 30 fps analysis is what is cached; other rates are derived from it (15 fps is
-    the paper's even stream, exactly).
+    the paper's even stream, exactly). `reference=True` runs librosa as the paper does
+    instead of the fast path (slower; for checking and benchmarks).
     """
     from .audio import load_audio
 
@@ -45,7 +46,7 @@ def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = Tru
         raise InputFileError(path, "is a folder, not an audio file")
     if not path.exists():
         raise InputFileError(path, "no such audio file")
-    key = feature_cache.cache_key(path, extraction_settings()) if use_cache else None
+    key = feature_cache.cache_key(path, extraction_settings(reference)) if use_cache else None
     native = feature_cache.load_entry(key, cache_folder) if key else None
     if native is None:
         waveform = load_audio(path, SAMPLE_RATE)
@@ -57,7 +58,7 @@ def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = Tru
                 # Clips under a second are too short for chroma's longest filters; librosa
                 # says so and still returns finite values.
                 warnings.filterwarnings("ignore", message="n_fft=.* is too large")
-                native = extract_reference(waveform)
+                native = extract_reference(waveform) if reference else extract_fast(waveform)
         except DanceRevError as error:
             raise InputFileError(path, str(error).removeprefix("audio: ")) from None
         if key:

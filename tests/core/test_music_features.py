@@ -98,7 +98,7 @@ def test_cache_hits_and_rebuilds_corrupted_entries(excerpt, tmp_path, monkeypatc
     def fail(_):
         raise AssertionError("the song was analysed again")
 
-    monkeypatch.setattr("dancerev_core.analysis.extract_reference", fail)
+    monkeypatch.setattr("dancerev_core.analysis.extract_fast", fail)
     again = analyse_song(excerpt, cache_folder=tmp_path)
     np.testing.assert_array_equal(again.features, first.features)
     monkeypatch.undo()
