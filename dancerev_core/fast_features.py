@@ -28,7 +28,7 @@ from .music_features import (
     MusicFeatures,
     check_waveform,
 )
-from .spectral import hann_window, stft
+from .spectral import centred_frames, hann_window, stft_frames
 
 N_MELS = 128
 N_MFCC = 20
@@ -38,6 +38,7 @@ TEMPO_WINDOW = 240  # librosa.beat.tempo: ac_size 8 s at 30 frames/s
 START_BPM = 120.0
 MAX_TEMPO = 320.0
 TIGHTNESS = 100.0
+CHUNK_FRAMES = 2048  # spectrogram frames held at once (about 68 s of music)
 
 # Largest absolute difference from the reference path seen per block, with margin, on the
 # shared songs (tests/core/test_fast_features.py asserts these on every run).
@@ -46,28 +47,43 @@ FAST_TOLERANCES = {"mfcc": 1e-5, "mfcc_delta": 2e-4, "chroma": 1e-4, "onset_enve
 
 
 # ------------------------------------------------------------------------------ spectra
-def istft(matrix: np.ndarray, length: int) -> np.ndarray:
-    """librosa.istft(matrix, length=length) for the recipe's centred Hann STFT.
+class OverlapAdd:
+    """librosa.istft's overlap-add, fed frame ranges in order (so long songs go in chunks).
 
-    Overlap-add runs as four vectorised passes (hop = n_fft / 4) in the order librosa's
-    frame loop adds them, so every sample sums the same terms in the same order.
+    Every output sample sums its frames in increasing frame order, as librosa's loop does,
+    in four vectorised passes (hop = n_fft / 4): the same terms in the same order, so the
+    same float32 result whether the frames arrive at once or in chunks.
     """
+
+    def __init__(self, n_frames: int) -> None:
+        self.n_frames = n_frames
+        self.overlap = N_FFT // HOP_LENGTH
+        self.blocks = np.zeros((n_frames + self.overlap - 1, HOP_LENGTH), dtype=np.float32)
+
+    def add(self, start: int, columns: np.ndarray) -> None:
+        """Frames start, start + 1, ... given as STFT columns (frequencies x frames)."""
+        count = columns.shape[1]
+        frames = scipy.fft.irfft(np.ascontiguousarray(columns.T), n=N_FFT, axis=-1)
+        parts = (frames * hann_window(N_FFT)).reshape(count, self.overlap, HOP_LENGTH)
+        for part in range(self.overlap - 1, -1, -1):
+            self.blocks[start + part:start + part + count] += parts[:, part]
+
+    def signal(self, length: int) -> np.ndarray:
+        """The centred signal of `length` samples, divided by the window's sum-square."""
+        padded = self.blocks.reshape(-1)
+        y = _fix_length(padded[N_FFT // 2:N_FFT // 2 + length], length).copy()
+        envelope = _fix_length(window_sum_square(self.n_frames)[N_FFT // 2:], length)
+        nonzero = envelope > np.finfo(envelope.dtype).tiny
+        y[nonzero] /= envelope[nonzero]
+        return y
+
+
+def istft(matrix: np.ndarray, length: int) -> np.ndarray:
+    """librosa.istft(matrix, length=length) for the recipe's centred Hann STFT."""
     n_frames = min(matrix.shape[1], int(np.ceil((length + 2 * (N_FFT // 2)) / HOP_LENGTH)))
-    window = hann_window(N_FFT)
-    frames = scipy.fft.irfft(np.ascontiguousarray(matrix[:, :n_frames].T), n=N_FFT, axis=-1)
-    frames = frames * window
-    overlap = N_FFT // HOP_LENGTH
-    parts = frames.reshape(n_frames, overlap, HOP_LENGTH)
-    blocks = np.zeros((n_frames + overlap - 1, HOP_LENGTH), dtype=np.float32)
-    for part in range(overlap - 1, -1, -1):
-        blocks[part:part + n_frames] += parts[:, part]
-    padded = blocks.reshape(-1)
-    y = _fix_length(padded[N_FFT // 2:N_FFT // 2 + length], length)
-    envelope = _fix_length(window_sum_square(n_frames)[N_FFT // 2:], length)
-    nonzero = envelope > np.finfo(envelope.dtype).tiny
-    y = y.copy()
-    y[nonzero] /= envelope[nonzero]
-    return y
+    overlap_add = OverlapAdd(n_frames)
+    overlap_add.add(0, matrix[:, :n_frames])
+    return overlap_add.signal(length)
 
 
 def _fix_length(x: np.ndarray, size: int) -> np.ndarray:
@@ -214,29 +230,69 @@ def magphase(spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return magnitude, phase
 
 
-def hpss(y: np.ndarray, spectrum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """librosa.effects.hpss(y): harmonic and percussive waveforms (kernel 31, margin 1).
+def hpss_masks(magnitude: np.ndarray, keep: slice) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.decompose.hpss soft masks (kernel 31, power 2, margin 1) for frames `keep`.
 
-    `spectrum`, if given, is `stft(y)` already computed (the MFCC block needs it too).
+    `magnitude` holds the frames to keep plus up to 15 frames of context on each side
+    (fewer only at the song's ends, where the median filter mirrors the signal as scipy's
+    'reflect' does); the mirrored padding at an inner edge never reaches a kept frame.
     """
-    spectrum = stft(y) if spectrum is None else spectrum
-    magnitude, phase = magphase(spectrum)
-    harmonic = sliding_median(magnitude, HPSS_KERNEL)
-    percussive = np.ascontiguousarray(
-        sliding_median(np.ascontiguousarray(magnitude.T), HPSS_KERNEL).T)
+    harmonic = sliding_median(magnitude, HPSS_KERNEL)[:, keep]
+    kept = np.ascontiguousarray(magnitude[:, keep].T)
+    percussive = np.ascontiguousarray(sliding_median(kept, HPSS_KERNEL).T)
     harmonic = harmonic.astype(magnitude.dtype, copy=False)
     percussive = percussive.astype(magnitude.dtype, copy=False)
-    mask_harmonic = _softmask(harmonic, percussive * 1.0)
-    mask_percussive = _softmask(percussive, harmonic * 1.0)
-    y_harmonic = istft((magnitude * mask_harmonic) * phase, len(y))
-    y_percussive = istft((magnitude * mask_percussive) * phase, len(y))
-    return y_harmonic, y_percussive
+    return _softmask(harmonic, percussive * 1.0), _softmask(percussive, harmonic * 1.0)
+
+
+def _chunks(n_frames: int) -> list[tuple[int, int]]:
+    return [(start, min(start + CHUNK_FRAMES, n_frames))
+            for start in range(0, n_frames, CHUNK_FRAMES)]
+
+
+def spectral_pass(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the song in chunks: mel power of y, and its harmonic and percussive parts.
+
+    Reproduces librosa.feature.melspectrogram(y) and librosa.effects.hpss(y) while holding
+    only one chunk of the spectrogram at a time, so memory stays flat on long songs.
+    """
+    frames = centred_frames(y, N_FFT, HOP_LENGTH)
+    n_frames = frames.shape[0]
+    margin = HPSS_KERNEL // 2
+    mel = np.empty((N_MELS, n_frames), dtype=np.float32)
+    harmonic, percussive = OverlapAdd(n_frames), OverlapAdd(n_frames)
+    for start, stop in _chunks(n_frames):
+        context_start, context_stop = max(0, start - margin), min(n_frames, stop + margin)
+        spectrum = stft_frames(frames[context_start:context_stop], y.dtype)
+        keep = slice(start - context_start, stop - context_start)
+        mel[:, start:stop] = mel_power(spectrum[:, keep])
+        magnitude, phase = magphase(spectrum)
+        mask_harmonic, mask_percussive = hpss_masks(magnitude, keep)
+        magnitude, phase = magnitude[:, keep], phase[:, keep]
+        harmonic.add(start, (magnitude * mask_harmonic) * phase)
+        percussive.add(start, (magnitude * mask_percussive) * phase)
+    return mel, harmonic.signal(len(y)), percussive.signal(len(y))
+
+
+def hpss(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.effects.hpss(y): harmonic and percussive waveforms."""
+    _, harmonic, percussive = spectral_pass(y)
+    return harmonic, percussive
+
+
+def mel_power_chunked(y: np.ndarray) -> np.ndarray:
+    """librosa.feature.melspectrogram(y=y), one chunk of the spectrogram at a time."""
+    frames = centred_frames(y, N_FFT, HOP_LENGTH)
+    mel = np.empty((N_MELS, frames.shape[0]), dtype=np.float32)
+    for start, stop in _chunks(frames.shape[0]):
+        mel[:, start:stop] = mel_power(stft_frames(frames[start:stop], y.dtype))
+    return mel
 
 
 # ------------------------------------------------------------------------------ rhythm
 def onset_envelope(y: np.ndarray) -> np.ndarray:
     """librosa.onset.onset_strength(y=y, sr=15360, aggregate=np.median)."""
-    mel_db = power_to_db(np.abs(mel_power(stft(y))))
+    mel_db = power_to_db(np.abs(mel_power_chunked(y)))
     flux = np.maximum(0.0, mel_db[:, 1:] - mel_db[:, :-1])
     envelope = np.median(flux, axis=0, keepdims=True)
     pad = 1 + N_FFT // (2 * HOP_LENGTH)
@@ -263,12 +319,15 @@ def tempogram(envelope: np.ndarray, win_length: int = TEMPOGRAM_WINDOW) -> np.nd
     padded = np.pad(envelope, (win_length // 2, win_length // 2), mode="linear_ramp",
                     end_values=[0, 0])
     rows = np.lib.stride_tricks.sliding_window_view(padded, win_length)[:n]
-    windowed = rows * hann_window(win_length)
     n_pad = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
-    spectrum = scipy.fft.rfft(windowed, n=n_pad, axis=-1)
-    power = spectrum.real ** 2 + spectrum.imag ** 2
-    autocorrelation = scipy.fft.irfft(power, n=n_pad, axis=-1)[:, :win_length]
-    return _normalize_columns(np.ascontiguousarray(autocorrelation.T))
+    result = np.empty((win_length, n), dtype=np.float64)
+    for start, stop in _chunks(n):
+        windowed = rows[start:stop] * hann_window(win_length)
+        spectrum = scipy.fft.rfft(windowed, n=n_pad, axis=-1)
+        power = spectrum.real ** 2 + spectrum.imag ** 2
+        autocorrelation = scipy.fft.irfft(power, n=n_pad, axis=-1)[:, :win_length]
+        result[:, start:stop] = _normalize_columns(np.ascontiguousarray(autocorrelation.T))
+    return result
 
 
 def estimate_tempo(envelope: np.ndarray) -> float:
@@ -386,11 +445,9 @@ def extract_fast(waveform: np.ndarray) -> MusicFeatures:
     from .fast_chroma import chroma_cqt
 
     y = check_waveform(waveform)
-    spectrum = stft(y)
-    mel_db = power_to_db(mel_power(spectrum), ref=None)
-    mfcc = mfcc_from_db(mel_db)
+    mel, harmonic, percussive = spectral_pass(y)
+    mfcc = mfcc_from_db(power_to_db(mel, ref=None))
     mfcc_delta = delta_width3(mfcc)
-    harmonic, percussive = hpss(y, spectrum)
     chroma = chroma_cqt(harmonic, SAMPLE_RATE, HOP_LENGTH)
     envelope = onset_envelope(percussive)
     tempo_matrix = tempogram(envelope)

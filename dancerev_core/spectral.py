@@ -37,6 +37,12 @@ def centred_frames(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
 
 
+def stft_frames(frames: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """STFT columns (frequencies x frames) of rows taken from `centred_frames`."""
+    block = np.multiply(frames, hann_window(frames.shape[1]), dtype=np.float64)
+    return scipy.fft.rfft(block, axis=-1).astype(np.result_type(dtype, np.complex64)).T
+
+
 def stft_blocks(y: np.ndarray, n_fft: int, hop: int) -> Iterator[np.ndarray]:
     """Blocks of `librosa.stft(y, n_fft=n_fft, hop_length=hop)` with frames as rows."""
     frames = centred_frames(y, n_fft, hop)
@@ -45,8 +51,3 @@ def stft_blocks(y: np.ndarray, n_fft: int, hop: int) -> Iterator[np.ndarray]:
     for start in range(0, frames.shape[0], BLOCK_FRAMES):
         block = np.multiply(frames[start:start + BLOCK_FRAMES], window, dtype=np.float64)
         yield scipy.fft.rfft(block, axis=-1).astype(complex_type)
-
-
-def stft(y: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
-    """`librosa.stft(y, n_fft=n_fft, hop_length=hop)`: frequencies x frames."""
-    return np.concatenate(list(stft_blocks(y, n_fft, hop)), axis=0).T

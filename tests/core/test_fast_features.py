@@ -73,3 +73,41 @@ def test_fast_path_never_imports_librosa_or_numba(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=REPO_ROOT, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_chunked_spectrogram_pass_is_exact_across_chunk_edges(monkeypatch):
+    """Chunk edges are invisible: tiny chunks give bit-identical harmonic/percussive parts."""
+    rng = np.random.default_rng(4)
+    y = (rng.normal(size=SAMPLE_RATE * 4) * np.hanning(SAMPLE_RATE * 4)).astype(np.float32)
+    whole_mel, whole_harmonic, whole_percussive = fast_features.spectral_pass(y)
+    monkeypatch.setattr(fast_features, "CHUNK_FRAMES", 37)
+    mel, harmonic, percussive = fast_features.spectral_pass(y)
+    np.testing.assert_array_equal(harmonic, whole_harmonic)
+    np.testing.assert_array_equal(percussive, whole_percussive)
+    np.testing.assert_allclose(mel, whole_mel, rtol=1e-6)
+
+
+def test_fifteen_minute_song_keeps_memory_flat(tmp_path):
+    """A 15-minute song: the whole spectrogram would need ~2 GB; chunks keep it under 1 GB."""
+    import soundfile
+
+    rate = 22_050
+    t = np.arange(rate * 15) / rate
+    tone = (0.2 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(
+        np.float32)
+    path = tmp_path / "long.flac"
+    with soundfile.SoundFile(path, "w", rate, 1) as stream:
+        for _ in range(60):  # 60 x 15 s = 15 minutes
+            stream.write(tone)
+    code = ("import sys\n"
+            "from dancerev_core.analysis import analyse_song\n"
+            "music = analyse_song(sys.argv[1], use_cache=False, fps=30.0)\n"
+            "peak = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+            "print(music.features.shape[0], int(peak) // 1024)\n")
+    if not __import__("os").path.exists("/proc/self/status"):
+        pytest.skip("needs /proc to read peak memory")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                            text=True, cwd=REPO_ROOT, check=True)
+    frames, peak_mb = map(int, result.stdout.split())
+    assert frames == 15 * 60 * 30 + 1
+    assert peak_mb < 1000, f"peak memory {peak_mb} MB"
