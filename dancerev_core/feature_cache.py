@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_output
 from .music_features import MusicFeatures
 
 CHUNK = 1 << 20
@@ -82,18 +82,10 @@ def load_entry(key: str, folder: Path | None = None) -> MusicFeatures | None:
 
 def store_entry(key: str, music: MusicFeatures, folder: Path | None = None) -> Path:
     path = entry_path(key, folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, features=music.features.astype(np.float32),
-                     beat_times=np.asarray(music.beat_times, np.float64),
-                     tempo=np.float64(music.tempo), duration=np.float64(music.duration),
-                     fps=np.float64(music.fps),
-                     digest=np.array(_arrays_digest(music.features, music.beat_times,
-                                                    music.tempo, music.duration)))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    digest = _arrays_digest(music.features, music.beat_times, music.tempo, music.duration)
+    with atomic_output(path) as stream:
+        np.savez(stream, features=music.features.astype(np.float32),
+                 beat_times=np.asarray(music.beat_times, np.float64),
+                 tempo=np.float64(music.tempo), duration=np.float64(music.duration),
+                 fps=np.float64(music.fps), digest=np.array(digest))
     return path

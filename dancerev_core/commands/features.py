@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..analysis import analyse_song
+from ..files import atomic_output
 from ..music_features import MODEL_FPS
 
 
@@ -36,13 +35,10 @@ def run(args: argparse.Namespace) -> int:
     music = analyse_song(args.audio, fps=args.fps, use_cache=not args.no_cache,
                          reference=args.reference)
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=output.name + ".", suffix=".tmp", dir=output.parent)
-    with os.fdopen(handle, "wb") as stream:
+    with atomic_output(output) as stream:
         np.savez(stream, features=music.features.astype(np.float32), fps=np.float64(music.fps),
                  beat_times=np.asarray(music.beat_times, np.float64),
                  tempo=np.float64(music.tempo), duration=np.float64(music.duration))
-    os.replace(temp, output)
     print(f"wrote {output}: {music.num_frames} frames x {music.features.shape[1]} features at "
           f"{music.fps:g} fps, {len(music.beat_times)} beats, tempo {music.tempo:.1f} BPM, "
           f"{music.duration:.2f} s")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DanceRevError, InputFileError
+from ..files import atomic_output
 from ..motion import Motion
 
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
@@ -373,16 +374,9 @@ def format_bvh(bvh: Bvh, decimals: int = 6) -> str:
 
 def write_bvh(bvh: Bvh, path: str | Path) -> Path:
     """Write atomically: the old file survives a failure half way."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    try:
-        temp.write_text(format_bvh(bvh), encoding="utf-8")
-        temp.replace(path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_output(path, "w") as stream:
+        stream.write(format_bvh(bvh))
+    return Path(path)
 
 
 def _numbers(values: tuple[float, ...], decimals: int) -> str:

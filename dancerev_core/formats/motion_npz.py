@@ -16,14 +16,13 @@ Keys (format version 1):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DanceRevError, InputFileError
+from ..files import atomic_output
 from ..motion import Motion
 
 FORMAT_NAME = "dancerev.motion"
@@ -33,8 +32,6 @@ REQUIRED_KEYS = ("positions", "fps", "skeleton", "joint_names")
 
 def save_motion(motion: Motion, path: str | Path) -> Path:
     """Write atomically (temp file then rename), so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
         "format": np.array(FORMAT_NAME),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int32),
@@ -48,15 +45,9 @@ def save_motion(motion: Motion, path: str | Path) -> Path:
     }
     if motion.confidence is not None:
         arrays["confidence"] = motion.confidence.astype(np.float32)
-    handle, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_output(path) as stream:
+        np.savez(stream, **arrays)
+    return Path(path)
 
 
 def load_motion(path: str | Path) -> Motion:

@@ -20,7 +20,6 @@ fixed index is only safe for single-person videos.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DanceRevError, InputFileError
+from ..files import load_json
 from ..motion import Motion
 from ..skeletons import BODY_25
 
@@ -41,7 +41,7 @@ _DIGITS = re.compile(r"\d+")
 def read_openpose_people(path: str | Path) -> list[np.ndarray]:
     """Every person in one OpenPose frame file, each as a 25 x 3 (x, y, confidence) array."""
     path = Path(path)
-    document = _load_json(path)
+    document = load_json(path)
     if not isinstance(document, dict) or "people" not in document:
         raise InputFileError(path, "not an OpenPose file: no 'people' list")
     people = document["people"]
@@ -157,24 +157,6 @@ def _parse_person(person: str | int) -> int | None:
         return int(text)
     raise DanceRevError(f"person must be 'largest' or a person index such as '0', "
                         f"got {person!r}")
-
-
-def _load_json(path: Path) -> Any:
-    """Parse a JSON file; every failure is one line naming the file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(path, "no such file") from None
-    except OSError as error:
-        raise InputFileError(path, f"cannot be read ({error.strerror or error})") from None
-    if not raw.strip():
-        raise InputFileError(path, "file is empty")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputFileError(path, f"not valid JSON ({error})") from None
-    except RecursionError:
-        raise InputFileError(path, "not valid JSON (nested too deeply)") from None
 
 
 def _person_keypoints(path: Path, index: int, entry: Any) -> np.ndarray:

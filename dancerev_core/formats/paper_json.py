@@ -14,8 +14,6 @@ written back.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DanceRevError, InputFileError
+from ..files import atomic_output, load_json
 from ..motion import Motion
 from ..skeletons import BODY_25
 
@@ -59,7 +58,7 @@ class PaperClip:
 def read_paper_json(path: str | Path) -> PaperClip:
     """Read one clip; every problem is one line naming the file."""
     path = Path(path)
-    document = _load_json(path)
+    document = load_json(path)
     if not isinstance(document, dict):
         raise InputFileError(path, "not a Dance Revolution clip: expected a JSON object")
     missing = [key for key in ("id", "music_array", "dance_array") if key not in document]
@@ -95,29 +94,12 @@ def write_paper_json(clip: PaperClip, path: str | Path) -> Path:
             raise DanceRevError(f"clip {clip.clip_id}: {name} has NaN or infinite values")
     document = {"id": clip.clip_id, "music_array": _float32_rows(clip.music),
                 "dance_array": _float32_rows(dance)}
-    _write_atomically(path, json.dumps(document, allow_nan=False))
+    with atomic_output(path, "w") as stream:
+        stream.write(json.dumps(document, allow_nan=False))
     return path
 
 
 # ---------------------------------------------------------------------- helpers
-def _load_json(path: Path) -> Any:
-    """Parse a JSON file; every failure is one line naming the file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(path, "no such file") from None
-    except OSError as error:
-        raise InputFileError(path, f"cannot be read ({error.strerror or error})") from None
-    if not raw.strip():
-        raise InputFileError(path, "file is empty")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputFileError(path, f"not valid JSON ({error})") from None
-    except RecursionError:
-        raise InputFileError(path, "not valid JSON (nested too deeply)") from None
-
-
 def _table(path: Path, value: Any, key: str, columns: int, exact: bool) -> np.ndarray:
     """A T x columns (or at least columns) table of finite numbers, as float64."""
     want = f"T x {columns}" if exact else f"T x {columns} or more"
@@ -143,13 +125,3 @@ def _float32_rows(values: np.ndarray) -> list[list[float]]:
     return [[float(str(v)) for v in row] for row in np.asarray(values, dtype=np.float32)]
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

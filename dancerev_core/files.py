@@ -1,0 +1,55 @@
+"""Reading and writing files so that a failure never costs the user a file.
+
+Writes go to a temporary file beside the target and are renamed over it only when complete
+(`os.replace` is atomic on one file system): a crash, a kill or a full disk leaves either
+the old file or the new one, never half of either. Two processes writing the same target
+both leave a complete file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import InputFileError
+
+
+@contextmanager
+def atomic_output(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file for writing; on success it replaces `path`, else it vanishes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                         dir=path.parent)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(handle, mode, encoding=encoding) as stream:
+            yield stream
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def load_json(path: str | Path) -> Any:
+    """Parse a JSON file; every failure is one line naming the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(path, "no such file") from None
+    except OSError as error:
+        raise InputFileError(path, f"cannot be read ({error.strerror or error})") from None
+    if not raw.strip():
+        raise InputFileError(path, "file is empty")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputFileError(path, f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise InputFileError(path, "not valid JSON (nested too deeply)") from None
