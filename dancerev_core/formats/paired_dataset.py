@@ -2,7 +2,7 @@
 
     dataset/
       salsa/                    genre = folder name, unless NAME.json says otherwise
-        lead_01.bvh             a motion: .bvh, motion .npz, or a folder of OpenPose JSON
+        lead_01.bvh             a motion: .bvh, motion .npz, AIST++ .pkl, or OpenPose folder
         lead_01.mp3             its song: same stem; .mp3 .m4a .aac .ogg .wav .flac
         lead_01.json            optional: {"audio_offset": 1.25, "genre": "salsa"}
 
@@ -21,7 +21,7 @@ from ..errors import DanceRevError
 from ..motion import Motion
 
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".aac", ".ogg", ".wav", ".flac")
-MOTION_FILE_SUFFIXES = (".bvh", ".npz")
+MOTION_FILE_SUFFIXES = (".bvh", ".npz", ".pkl")
 SIDECAR_KEYS = {"audio_offset", "genre"}
 
 

@@ -149,13 +149,17 @@ _REFUSED = {
 
 
 def _sniff(head: bytes) -> str | None:
-    """'pickle', 'zip' or 'safetensors' by a file's first bytes; None for anything else."""
+    """'pickle', 'zip' or 'safetensors' by a file's first bytes; None for anything else.
+
+    Safetensors is tested first: its 8-byte header length can begin with 0x80 (a length of
+    128 mod 256), which is also the first byte of a pickle.
+    """
+    if len(head) >= 9 and head[8:9] == b"{" and not head.lstrip().startswith(b"{"):
+        return "safetensors"  # 8-byte little-endian header size, then the JSON header
     if head[:1] == b"\x80":  # PROTO opcode, first byte of every pickle of protocol 2+
         return "pickle"
     if head[:4] == b"PK\x03\x04":
         return "zip"
-    if len(head) >= 9 and head[8:9] == b"{" and not head.lstrip().startswith(b"{"):
-        return "safetensors"  # 8-byte little-endian header size, then the JSON header
     return None
 
 

@@ -166,3 +166,13 @@ def test_refuses_files_that_are_not_our_checkpoints(tmp_path):
                           ({"model": {**header["model"], "d_model": 20}}, "do not fit")]:
         path.write_text(json.dumps({**header, **change}))
         assert_refused(path, match)
+
+
+def test_safetensors_header_length_starting_with_0x80_is_not_a_pickle():
+    """A header of 128 mod 256 bytes starts the file with 0x80, a pickle's first byte too."""
+    from dancerev_core.model.checkpoint import _sniff
+
+    head = (0x3080).to_bytes(8, "little") + b'{"__metadata__"'
+    assert head[:1] == b"\x80"
+    assert _sniff(head) == "safetensors"
+    assert _sniff(b"\x80\x04\x95") == "pickle"
