@@ -13,6 +13,6 @@ except ImportError:  # running from the repository
     dancerev_core = importlib.import_module("dancerev_core")
 
 errors = importlib.import_module(".errors", dancerev_core.__name__)
-joint_maps = importlib.import_module(".joint_maps", dancerev_core.__name__)
+retarget = importlib.import_module(".retarget", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "joint_maps"]
+__all__ = ["dancerev_core", "errors", "retarget"]

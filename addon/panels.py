@@ -1,25 +1,33 @@
 """The sidebar panel: what DanceRev sees of the active character."""
 
 import bpy
+import numpy as np
 
-from .core import dancerev_core, errors, joint_maps
+from .core import dancerev_core, errors, retarget
 
 
-def armature_bone_names(obj: bpy.types.Object | None) -> list[str]:
-    if obj is None or obj.type != "ARMATURE":
-        return []
-    return [bone.name for bone in obj.data.bones]
+def armature_rest(obj: bpy.types.Object | None):
+    """The armature's rest pose as the core's retargeting sees it, or None."""
+    if obj is None or obj.type != "ARMATURE" or not obj.data.bones:
+        return None
+    bones = obj.data.bones
+    names = [bone.name for bone in bones]
+    parents = [bone.parent.name if bone.parent else None for bone in bones]
+    matrices = np.array([bone.matrix_local for bone in bones], dtype=np.float64)
+    tails = np.array([bone.tail_local for bone in bones], dtype=np.float64)
+    return retarget.rest_from_matrices(names, parents, matrices, tails,
+                                       np.array(obj.matrix_world, dtype=np.float64))
 
 
 def rig_summary(obj: bpy.types.Object | None) -> str:
-    """One line naming the active armature's joint map, or why there is none."""
-    names = armature_bone_names(obj)
-    if not names:
+    """One line naming the rig map chosen for the active armature, or why there is none."""
+    rest = armature_rest(obj)
+    if rest is None:
         return "Select an armature"
     try:
-        return f"Rig: {joint_maps.detect_joint_map(names).name}"
+        return f"Rig: {retarget.detect_bone_map(rest).chosen}"
     except errors.DanceRevError:
-        return f"Rig not recognised ({len(names)} bones)"
+        return f"Rig not recognised ({rest.num_bones} bones)"
 
 
 class DANCEREV_PT_main(bpy.types.Panel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,10 @@ class JointMap:
     forward: str
     joints: dict[str, dict[str, float]]
     path: Path | None = None
+    # Rig family maps (rigs/mixamo.json, ...) do not say how a BVH file of that rig is
+    # oriented or scaled; `infer_source_frame` then reads it off the skeleton's rest pose.
+    axes_stated: bool = True
+    units_stated: bool = True
 
     def source_joints(self) -> set[str]:
         return {name for blend in self.joints.values() for name in blend}
@@ -86,7 +90,8 @@ def load_joint_map(path: str | Path) -> JointMap:
         raise InputFileError(path, "units_to_metres must be a positive number")
     return JointMap(name=str(data.get("name", path.stem)), title=str(data.get("title", "")),
                     detect=tuple(data.get("detect", ())), units_to_metres=float(scale),
-                    up=up, forward=forward, joints=joints, path=path)
+                    up=up, forward=forward, joints=joints, path=path,
+                    axes_stated="axes" in data, units_stated="units_to_metres" in data)
 
 
 def builtin_joint_maps() -> list[JointMap]:
@@ -111,6 +116,52 @@ def detect_joint_map(joint_names: tuple[str, ...] | list[str]) -> JointMap:
     sample = ", ".join(list(joint_names)[:6])
     raise DanceRevError(f"no joint map in {rigs_dir()} matches a skeleton with joints "
                         f"{sample}, ...; pass a joint map file made like those in rigs/")
+
+
+def _axis_name(vector: np.ndarray, exclude: str = "") -> str:
+    """The signed coordinate axis ("+Y", "-Z", ...) nearest to `vector`."""
+    order = np.argsort(-np.abs(vector))
+    for axis in order:
+        name = "XYZ"[axis]
+        if name != exclude:
+            return ("+" if vector[axis] >= 0 else "-") + name
+    raise DanceRevError("cannot name an axis")
+
+
+def infer_source_frame(joint_map: JointMap, rest_positions: np.ndarray,
+                       joint_names: tuple[str, ...] | list[str]) -> JointMap:
+    """Fill in the up/forward axes and units a map does not state, from a rest pose.
+
+    Up is the axis nearest pelvis -> head, the character's left the axis nearest right hip ->
+    left hip, forward follows (left x up). Head-to-pelvis plus thigh plus shin (about 1.4 m
+    for an adult) over 20 units means centimetres, over 500 millimetres, otherwise metres.
+    """
+    if joint_map.axes_stated and joint_map.units_stated:
+        return joint_map
+    index = {name: i for i, name in enumerate(joint_names)}
+
+    def place(canonical: str) -> np.ndarray:
+        blend = joint_map.joints[canonical]
+        return sum(weight * rest_positions[index[name]] for name, weight in blend.items())
+
+    up_vector = place("head") - place("pelvis")
+    left_vector = place("left_hip") - place("right_hip")
+    up = joint_map.up
+    forward = joint_map.forward
+    if not joint_map.axes_stated:
+        up = _axis_name(up_vector)
+        left = _axis_name(left_vector, exclude=up[1])
+        forward_vector = np.cross(np.array(AXIS_VECTORS[left], float),
+                                  np.array(AXIS_VECTORS[up], float))
+        forward = _axis_name(forward_vector)
+    scale = joint_map.units_to_metres
+    if not joint_map.units_stated:
+        # Bone lengths do not depend on the rest pose (some rigs rest with legs up).
+        height = sum(float(np.linalg.norm(place(a) - place(b))) for a, b in (
+            ("head", "pelvis"), ("left_hip", "left_knee"), ("left_knee", "left_ankle")))
+        scale = 0.001 if height > 500 else 0.01 if height > 20 else 1.0
+    return replace(joint_map, up=up, forward=forward, units_to_metres=scale,
+                   axes_stated=True, units_stated=True)
 
 
 def axes_matrix(up: str, forward: str) -> np.ndarray:

@@ -14,8 +14,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from ..errors import DanceRevError, InputFileError
-from ..joint_maps import JointMap, detect_joint_map, load_joint_map, map_to_canonical
+from ..joint_maps import (
+    JointMap,
+    detect_joint_map,
+    infer_source_frame,
+    load_joint_map,
+    map_to_canonical,
+)
 from ..motion import Motion
 from ..skeletons import BODY_25, CANONICAL_24
 
@@ -74,7 +82,7 @@ def _is_openpose_frame(path: Path) -> bool:
 
 def _read_bvh_motion(path: Path, joints: JointChoice,
                      joint_map: str | Path | JointMap | None) -> Motion:
-    from .bvh import read_bvh
+    from .bvh import Bvh, read_bvh
     bvh = read_bvh(path)
     meta = {"source": str(path), "source_format": "bvh"}
     if joints == "raw":
@@ -82,6 +90,10 @@ def _read_bvh_motion(path: Path, joints: JointChoice,
     positions, names = bvh.positions(include_end_sites=True)
     try:
         chosen = _resolve_joint_map(joint_map, names)
+        if not (chosen.axes_stated and chosen.units_stated):
+            rest = Bvh(bvh.joints, bvh.frame_time, np.zeros((1, bvh.channel_values.shape[1])))
+            rest_positions, _ = rest.positions(include_end_sites=True)
+            chosen = infer_source_frame(chosen, rest_positions[0], names)
         return map_to_canonical(positions, names, bvh.fps, chosen, meta)
     except InputFileError:
         raise

@@ -79,3 +79,34 @@ def test_version_and_help():
     result = subprocess.run([sys.executable, "-m", "dancerev_core", "--version"],
                             capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.stdout.strip() == "dancerev 0.1.0"
+
+
+def test_bvh_of_a_rig_family_gets_its_axes_and_units_from_its_rest_pose(tmp_path):
+    """A BVH with Mixamo names: the mixamo map states no axes or units, so they are inferred
+    from the skeleton (here the CMU Character Creator file renamed: Y up, centimetres)."""
+    renames = {
+        "CC_Base_Hip": "Hips", "CC_Base_L_Thigh": "LeftUpLeg", "CC_Base_R_Thigh": "RightUpLeg",
+        "CC_Base_L_Calf": "LeftLeg", "CC_Base_R_Calf": "RightLeg", "CC_Base_L_Foot": "LeftFoot",
+        "CC_Base_R_Foot": "RightFoot", "CC_Base_L_ToeBase": "LeftToeBase",
+        "CC_Base_R_ToeBase": "RightToeBase", "CC_Base_Spine01": "Spine",
+        "CC_Base_Spine02": "Spine1", "CC_Base_NeckTwist01": "Spine2",
+        "CC_Base_NeckTwist02": "Neck", "CC_Base_Head": "Head",
+        "CC_Base_L_Clavicle": "LeftShoulder", "CC_Base_R_Clavicle": "RightShoulder",
+        "CC_Base_L_Upperarm": "LeftArm", "CC_Base_R_Upperarm": "RightArm",
+        "CC_Base_L_Forearm": "LeftForeArm", "CC_Base_R_Forearm": "RightForeArm",
+        "CC_Base_L_Hand": "LeftHand", "CC_Base_R_Hand": "RightHand",
+        "CC_Base_L_Mid1": "LeftHandMiddle1", "CC_Base_R_Mid1": "RightHandMiddle1",
+    }
+    text = shared_data(*CC_FILE).read_text()
+    for old, new in renames.items():
+        text = text.replace(f"JOINT {old}\n", f"JOINT {new}\n").replace(f"ROOT {old}\n",
+                                                                        f"ROOT {new}\n")
+    path = tmp_path / "mixamo_named.bvh"
+    path.write_text(text)
+    renamed = read_motion(path, joints="canonical")
+    original = read_motion(shared_data(*CC_FILE), joints="canonical")
+    assert renamed.meta["joint_map"] == "mixamo"
+    same = [CANONICAL_24.index(n) for n in CANONICAL_24.joint_names
+            if not n.startswith(("spine", "neck"))]
+    np.testing.assert_allclose(renamed.positions[:, same], original.positions[:, same],
+                               atol=1e-5)
