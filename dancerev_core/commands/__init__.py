@@ -1,5 +1,5 @@
 """Subcommands of `dancerev`; each module has `add_parser(subparsers)` setting `run`."""
 
-from . import convert, dataset, features, generate, retarget, train
+from . import ablate, convert, dataset, evaluate, features, generate, retarget, train
 
-SUBCOMMANDS = (convert, dataset, features, generate, retarget, train)
+SUBCOMMANDS = (ablate, convert, dataset, evaluate, features, generate, retarget, train)

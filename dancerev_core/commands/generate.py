@@ -6,6 +6,7 @@ torch is imported only when the command runs.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import DanceRevError
 from ..skeletons import JOINT_SETS
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
                             num=args.num, start=args.start,
                             decoder="plain" if args.plain else "fast")
     for dance, path in zip(dances, variation_paths(args.output, args.num), strict=True):
+        dance.meta["music"] = Path(args.audio).name  # groups variations for multimodality
         save_motion(dance, path)
         print(f"wrote {path}: {dance.num_frames} frames at {dance.fps:g} fps "
               f"({dance.num_frames / dance.fps:.2f} s from {dance.meta['audio_start']:.2f} s), "

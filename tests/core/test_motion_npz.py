@@ -86,3 +86,14 @@ def test_meta_is_plain_json(tmp_path):
     with np.load(path) as archive:
         assert json.loads(str(archive["meta_json"])) == {"a": [1, 2]}
     assert os.path.getsize(path) > 0
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through a private temp file; the result must not stay private."""
+    motion = Motion(np.zeros((1, 24, 3)), 30.0, CANONICAL_24.name, CANONICAL_24.joint_names)
+    mask = os.umask(0o022)
+    try:
+        path = save_motion(motion, tmp_path / "shared.npz")
+    finally:
+        os.umask(mask)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
