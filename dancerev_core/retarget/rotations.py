@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..formats.bvh import axis_rotations
+
 AXES = "XYZ"
 
 
@@ -67,19 +69,6 @@ def continuous_signs(quaternions: np.ndarray) -> np.ndarray:
     return q * signs[..., None]
 
 
-def axis_angle_matrix(axis: int, angles: np.ndarray) -> np.ndarray:
-    """Right-handed rotations (..., 3, 3) by `angles` (radians) about axis 0, 1 or 2."""
-    cos, sin = np.cos(angles), np.sin(angles)
-    matrices = np.zeros(np.shape(angles) + (3, 3))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    matrices[..., axis, axis] = 1.0
-    matrices[..., i, i] = cos
-    matrices[..., j, j] = cos
-    matrices[..., i, j] = -sin
-    matrices[..., j, i] = sin
-    return matrices
-
-
 def matrix_to_euler(matrices: np.ndarray, order: str) -> np.ndarray:
     """Angles (..., 3), radians, with R = R_a(t0) @ R_b(t1) @ R_c(t2) for order "abc".
 
@@ -109,6 +98,6 @@ def euler_to_matrix(angles: np.ndarray, order: str) -> np.ndarray:
     angles = np.asarray(angles, dtype=np.float64)
     result = None
     for position, letter in enumerate(order.upper()):
-        rotation = axis_angle_matrix(AXES.index(letter), angles[..., position])
+        rotation = axis_rotations(AXES.index(letter), angles[..., position])
         result = rotation if result is None else result @ rotation
     return result
