@@ -103,11 +103,16 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
         """A config from (a subset of) its fields; missing ones take the released defaults."""
-        if not isinstance(values, dict):
-            raise DanceRevError(f"model config must be a mapping, got {type(values).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(str(key) for key in values if key not in known)
-        if unknown:
-            raise DanceRevError(f"unknown model config key(s) {', '.join(unknown)} "
-                                f"(known: {', '.join(sorted(known))})")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "model config")
+
+
+def dataclass_from_dict(cls: type, values: Any, what: str) -> Any:
+    """`cls(**values)` for a config read from JSON, refusing non-mappings and unknown keys."""
+    if not isinstance(values, dict):
+        raise DanceRevError(f"{what} must be a mapping, got {type(values).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(str(key) for key in values if key not in known)
+    if unknown:
+        raise DanceRevError(f"unknown {what} key(s) {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(known))})")
+    return cls(**values)

@@ -48,7 +48,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ import torch.nn.functional as F
 from ..errors import DanceRevError
 from ..model import ModelConfig, condition_mask, self_fed_length
 from ..model.checkpoint import Checkpoint, checkpoint_json, load_checkpoint, save_checkpoint
+from ..model.config import dataclass_from_dict
 from ..model.network import Seq2Seq
 from .data import DEFAULT_SEQ_LEN, DEFAULT_VAL_FRACTION, TrainingData, Windows
 
@@ -118,15 +119,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """A config from (a subset of) its fields; missing ones take the defaults."""
-        if not isinstance(values, dict):
-            raise DanceRevError(f"training config must be a mapping, got "
-                                f"{type(values).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(str(key) for key in values if key not in known)
-        if unknown:
-            raise DanceRevError(f"unknown training config key(s) {', '.join(unknown)} "
-                                f"(known: {', '.join(sorted(known))})")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "training config")
 
 
 @dataclass(frozen=True)
