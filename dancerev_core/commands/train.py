@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", help='JSON file {"model": {...}, "training": {...}} with '
                                          "model sizes (ModelConfig fields; joint_set defaults "
                                          "to the data's) and training sizes (epochs, "
-                                         "batch_size, seq_len, lr, seed, val_fraction, mirror)")
+                                         "batch_size, seq_len, lr, seed, val_fraction, mirror, "
+                                         "precision)")
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000)")
     parser.add_argument("--batch-size", type=int, help="windows per step and process "
                                                        "(default 32)")
@@ -53,6 +54,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="continue the run in OUT_DIR exactly where it stopped")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: CUDA (with mixed precision) when present")
+    parser.add_argument("--precision", metavar="auto|fp32|bf16",
+                        help="auto (default): bf16 autocast on CUDA and on CPUs with bf16 "
+                             "instructions, fp32 elsewhere; fp32: never autocast (the "
+                             "paper's setting); bf16: always")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -103,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     say = print if dist.is_main else (lambda _message: None)
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
                "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
-               "mirror": args.mirror}
+               "mirror": args.mirror, "precision": args.precision}
     options = {key: value for key, value in options.items() if value is not None}
     checkpoint = None
     if args.resume:

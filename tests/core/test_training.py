@@ -104,8 +104,10 @@ def test_a_real_short_run_learns(dataset, tmp_path, monkeypatch):
     assert best.training["best"]["epoch"] == 14 == best.training["epoch"]
 
 
-def test_resume_continues_bit_for_bit(dataset, tmp_path, config_file, capsys):
-    args = ["train", str(dataset), "--config", str(config_file), "--quiet"]
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_resume_continues_bit_for_bit(dataset, tmp_path, config_file, capsys, precision):
+    args = ["train", str(dataset), "--config", str(config_file), "--quiet",
+            "--precision", precision]
     assert main([*args, "-o", str(tmp_path / "straight"), "--epochs", "4"]) == 0
     assert main([*args, "-o", str(tmp_path / "split"), "--epochs", "2"]) == 0
     # a kill between the checkpoint and the history line leaves one line too many
@@ -115,6 +117,9 @@ def test_resume_continues_bit_for_bit(dataset, tmp_path, config_file, capsys):
     assert main([*resume, "--epochs", "4"]) == 0
     assert "resuming" in capsys.readouterr().out
     straight, split = (load_run(tmp_path / name) for name in ("straight", "split"))
+    assert split.training["train_config"]["precision"] == precision
+    assert split.training["mixed_precision"] == ("torch.bfloat16" if precision == "bf16"
+                                                 else None)
     assert split.training["epoch"] == 4 and split.training["self_fed_length"] == 2
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, split.model.state_dict()[name]), name
@@ -128,6 +133,19 @@ def test_resume_continues_bit_for_bit(dataset, tmp_path, config_file, capsys):
     # already there: nothing to do, nothing changes
     assert main([*resume, "--epochs", "4"]) == 0
     assert len(history(tmp_path / "split")) == 4
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from dancerev_core.training import loop
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert loop.autocast_dtype("fp32", cuda) is None
+    assert loop.autocast_dtype("bf16", cpu) is torch.bfloat16
+    for native in (True, False):
+        monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda native=native: native)
+        assert loop.autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert loop.autocast_dtype("auto", cuda) is torch.float16
 
 
 def test_epochs_zero_writes_the_initialised_model(dataset, tmp_path, config_file, capsys):
@@ -161,6 +179,7 @@ def test_a_diverging_loss_stops_with_the_epoch_and_step(dataset, tmp_path, confi
     (["--epochs", "1", "--device", "cuda"], "no CUDA device"),
     (["--epochs", "1", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
     (["--resume"], "nothing to resume"),
+    (["--epochs", "1", "--precision", "fp16"], "precision must be one of auto, fp32, bf16"),
 ])
 def test_bad_settings_are_one_line_errors(dataset, tmp_path, config_file, capsys, extra,
                                           message):

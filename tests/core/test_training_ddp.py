@@ -22,7 +22,8 @@ from tests.conftest import REPO_ROOT
 
 MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
              decoder_hidden=24, dropout=0.0, schedule="linear", lam=0.5)
-TRAINING = dict(epochs=3, batch_size=2, seq_len=12, lr=1e-2, seed=5, val_fraction=0.25)
+TRAINING = dict(epochs=3, batch_size=2, seq_len=12, lr=1e-2, seed=5, val_fraction=0.25,
+                precision="fp32")  # the hand-made reference below is fp32
 
 
 def paper_dataset(root):
