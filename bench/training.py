@@ -11,7 +11,7 @@ seq_len. Side by side, each with its own copy of the same initial model:
   a. the straightforward loop as the paper's code writes it (defined below): per frame, three
      nn.LSTMCell calls, torch.cat of [hidden; encoder output] and the output linear, fp32;
   b. `dancerev train`'s step (training.loop.training_loss + optimizer_step, Seq2Seq.forward's
-     run-by-run pass) at precision fp32 (the CPU default) and bf16 (TrainConfig.precision).
+     run-by-run pass) at precision fp32 and bf16 ("auto" on CPUs with bf16 instructions).
 Two curricula: the linear schedule at p = 5 self-fed frames per 10 ground-truth frames (epoch
 500 of the released lambda 0.01) and teacher forcing. Figures are medians of --steps timed
 steps per variant after one untimed warm-up, the variants interleaved step by step so that
