@@ -1,0 +1,140 @@
+"""A Workbench preview video of a dance: camera, floor and output settings, then render.
+
+Workbench is the only engine that renders a preview in seconds on a CPU (about 0.1 s a frame
+at 480 x 270 here; EEVEE takes ~25 s a frame). The camera looks at the character from the
+front (the canonical frame faces -Y) and frames every pose of the dance, so nothing leaves
+the picture. The scene's sound strips are muxed into the video by Blender's own FFmpeg.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+PREVIEW_NAME = "DanceRev Preview"
+FLOOR_NAME = "DanceRev Floor"
+
+
+def posed_bounds(armature: bpy.types.Object, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World-space (min, max) corners of the pose bones' heads and tails over `frames`."""
+    scene = bpy.context.scene
+    current = scene.frame_current
+    points = []
+    try:
+        for frame in frames:
+            scene.frame_set(int(frame))
+            world = armature.matrix_world
+            for bone in armature.pose.bones:
+                points.append(world @ bone.head)
+                points.append(world @ bone.tail)
+    finally:
+        scene.frame_set(current)
+    array = np.array(points, dtype=np.float64)
+    return array.min(axis=0), array.max(axis=0)
+
+
+def _linked(scene: bpy.types.Scene, obj: bpy.types.Object) -> bpy.types.Object:
+    if obj.name not in scene.collection.objects:
+        scene.collection.objects.link(obj)
+    return obj
+
+
+def add_floor(scene: bpy.types.Scene, centre: np.ndarray, size: float) -> bpy.types.Object:
+    """A square floor at z = 0 under the dance (reused when it exists)."""
+    obj = bpy.data.objects.get(FLOOR_NAME)
+    if obj is None or obj.type != "MESH":
+        half = 0.5
+        mesh = bpy.data.meshes.new(FLOOR_NAME)
+        mesh.from_pydata([(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)],
+                         [], [(0, 1, 2, 3)])
+        obj = bpy.data.objects.new(FLOOR_NAME, mesh)
+        material = bpy.data.materials.new(FLOOR_NAME)
+        material.diffuse_color = (0.55, 0.57, 0.6, 1.0)
+        mesh.materials.append(material)
+    obj.location = (float(centre[0]), float(centre[1]), 0.0)
+    obj.scale = (size, size, 1.0)
+    return _linked(scene, obj)
+
+
+def frame_camera(scene: bpy.types.Scene, low: np.ndarray, high: np.ndarray,
+                 aspect: float, lens: float = 50.0) -> bpy.types.Object:
+    """A camera in front of the box (low, high), slightly above, that sees all of it."""
+    obj = bpy.data.objects.get(PREVIEW_NAME)
+    if obj is None or obj.type != "CAMERA":
+        obj = bpy.data.objects.new(PREVIEW_NAME, bpy.data.cameras.new(PREVIEW_NAME))
+    camera = obj.data
+    camera.lens = lens
+    camera.sensor_fit = "HORIZONTAL"
+    half_width = math.atan(camera.sensor_width / (2 * lens))  # horizontal half field of view
+    half_height = math.atan(math.tan(half_width) / aspect)
+    centre = (low + high) / 2
+    margin = 1.15
+    width = (high[0] - low[0]) / 2 * margin
+    height = (high[2] - low[2]) / 2 * margin
+    distance = max(width / math.tan(half_width), height / math.tan(half_height), 1.0)
+    distance += (high[1] - low[1]) / 2  # from the front face of the box, not its centre
+    tilt = math.radians(8.0)  # a little from above, so the floor reads as a floor
+    target = Vector((float(centre[0]), float(centre[1]), float(centre[2])))
+    offset = Vector((0.0, -math.cos(tilt), math.sin(tilt))) * distance
+    obj.location = target + offset
+    obj.rotation_euler = (-offset).to_track_quat("-Z", "Y").to_euler()
+    scene.camera = _linked(scene, obj)
+    return obj
+
+
+def configure_output(scene: bpy.types.Scene, path: str | Path, size: tuple[int, int],
+                     with_audio: bool = True) -> None:
+    """Workbench, H.264 MP4 (AAC audio when the scene has sound) at `size` pixels."""
+    render = scene.render
+    render.engine = "BLENDER_WORKBENCH"
+    render.resolution_x, render.resolution_y = size
+    render.resolution_percentage = 100
+    shading = scene.display.shading
+    shading.light = "STUDIO"
+    shading.color_type = "MATERIAL"
+    shading.show_shadows = True
+    shading.show_cavity = True
+    settings = render.image_settings
+    settings.media_type = "VIDEO"
+    settings.file_format = "FFMPEG"
+    render.ffmpeg.format = "MPEG4"
+    render.ffmpeg.codec = "H264"
+    render.ffmpeg.constant_rate_factor = "MEDIUM"
+    render.ffmpeg.audio_codec = "AAC" if with_audio else "NONE"
+    render.ffmpeg.audio_channels = "STEREO"
+    render.use_file_extension = False
+    render.filepath = str(path)
+
+
+def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: int,
+                   frame_end: int, size: tuple[int, int] = (480, 270)) -> Path:
+    """Render frames frame_start..frame_end of the scene to `path` (an .mp4) and return it.
+
+    The scene keeps the camera, floor and output settings, so the user can re-render or
+    adjust them; the dance itself is not touched.
+    """
+    scene = bpy.context.scene
+    samples = np.linspace(frame_start, frame_end, num=min(40, frame_end - frame_start + 1))
+    low, high = posed_bounds(armature, np.round(samples))
+    footprint = max(high[0] - low[0], high[1] - low[1], 2.0) * 3
+    add_floor(scene, (low + high) / 2, footprint)
+    frame_camera(scene, np.minimum(low, [np.inf, np.inf, 0.0]), high, size[0] / size[1])
+    has_sound = scene.sequence_editor is not None and any(
+        strip.type == "SOUND" for strip in scene.sequence_editor.strips_all)
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")  # never a half-written video
+    configure_output(scene, partial, size, with_audio=has_sound)
+    scene.frame_start, scene.frame_end = int(frame_start), int(frame_end)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        bpy.ops.render.render(animation=True, scene=scene.name)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+        scene.render.filepath = str(path)
+    return path
