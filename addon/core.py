@@ -13,6 +13,7 @@ except ImportError:  # running from the repository
     dancerev_core = importlib.import_module("dancerev_core")
 
 errors = importlib.import_module(".errors", dancerev_core.__name__)
+motion = importlib.import_module(".motion", dancerev_core.__name__)
 retarget = importlib.import_module(".retarget", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "retarget"]
+__all__ = ["dancerev_core", "errors", "motion", "retarget"]

@@ -1,22 +1,9 @@
 """The sidebar panel: what DanceRev sees of the active character."""
 
 import bpy
-import numpy as np
 
+from .armature import armature_rest
 from .core import dancerev_core, errors, retarget
-
-
-def armature_rest(obj: bpy.types.Object | None):
-    """The armature's rest pose as the core's retargeting sees it, or None."""
-    if obj is None or obj.type != "ARMATURE" or not obj.data.bones:
-        return None
-    bones = obj.data.bones
-    names = [bone.name for bone in bones]
-    parents = [bone.parent.name if bone.parent else None for bone in bones]
-    matrices = np.array([bone.matrix_local for bone in bones], dtype=np.float64)
-    tails = np.array([bone.tail_local for bone in bones], dtype=np.float64)
-    return retarget.rest_from_matrices(names, parents, matrices, tails,
-                                       np.array(obj.matrix_world, dtype=np.float64))
 
 
 def rig_summary(obj: bpy.types.Object | None) -> str:
