@@ -3,8 +3,9 @@
 
 Assembles `addon/` (the add-on package root), `dancerev_core/` and `rigs/` with
 `blender_manifest.toml` in a staging folder, then validates and builds it with Blender's own
-`blender_ext.py`, found inside the installed `bpy` package (never copied here). Standard
-library only.
+`blender_ext.py`, found inside the installed `bpy` package (never copied here). The worker's
+runtime pins (pyproject.toml's `ml` extra, their one home) go into
+`runtime_requirements.txt` for the add-on's runtime installer. Standard library only.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+RUNTIME_REQUIREMENTS = "runtime_requirements.txt"  # read by addon/runtime.py
 
 
 def find_blender_ext() -> Path:
@@ -67,6 +70,12 @@ def core_version() -> str:
     sys.exit("build.py: dancerev_core has no __version__")
 
 
+def runtime_requirements() -> list[str]:
+    """The worker runtime's pins: the `ml` extra of pyproject.toml."""
+    with open(ROOT / "pyproject.toml", "rb") as stream:
+        return list(tomllib.load(stream)["project"]["optional-dependencies"]["ml"])
+
+
 def stage(folder: Path) -> Path:
     source = folder / "dancerev"
     shutil.copytree(ROOT / "addon", source, ignore=IGNORED)
@@ -74,6 +83,9 @@ def stage(folder: Path) -> Path:
     shutil.copytree(ROOT / "rigs", source / "rigs", ignore=IGNORED)
     shutil.copy(ROOT / "blender_manifest.toml", source)
     shutil.copy(ROOT / "LICENSE", source)
+    (source / RUNTIME_REQUIREMENTS).write_text(
+        "# The worker's runtime, written by build.py from pyproject.toml's ml extra\n"
+        + "".join(f"{line}\n" for line in runtime_requirements()), encoding="utf-8")
     return source
 
 

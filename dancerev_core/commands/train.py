@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DanceRevError, InputFileError
 from ..model.curriculum import SCHEDULES
+
+if TYPE_CHECKING:
+    from ..training.loop import OnEpoch, OnStep, TrainConfig, TrainResult
 
 CONFIG_SECTIONS = ("model", "training")
 
@@ -99,21 +103,41 @@ def _image_size(text: str | None) -> tuple[float, float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
+               "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
+               "mirror": args.mirror, "precision": args.precision}
+    train_run(args.dataset, args.output, data_format=args.format, config_file=args.config,
+              schedule=args.schedule, resume=args.resume, device=args.device,
+              image_size=args.image_size, options=options, progress=not args.quiet)
+    return 0
+
+
+def train_run(dataset: str | Path, output: str | Path, *, data_format: str = "auto",
+              config_file: str | Path | None = None, schedule: str | None = None,
+              resume: bool = False, device: str = "auto", image_size: str | None = None,
+              options: dict[str, Any] | None = None, progress: bool = True,
+              log: Callable[[str], None] = print,
+              on_config: Callable[[TrainConfig], None] | None = None,
+              on_step: OnStep | None = None, on_epoch: OnEpoch | None = None) -> TrainResult:
+    """What `dancerev train` does, shared with the add-on's worker.
+
+    `options` are TrainConfig fields given on top of the config file (None = not given);
+    `log` receives the notes the command prints (rank 0 only); `on_config` the settings the run
+    will use (epochs to reach, sizes) just before it starts; `on_step` and `on_epoch` are
+    `training.train`'s hooks.
+    """
     from dataclasses import replace
 
     from ..model import ModelConfig
     from ..training import DistEnv, TrainConfig, load_run, load_training_data, train
 
     dist = DistEnv.from_environ()
-    say = print if dist.is_main else (lambda _message: None)
-    options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
-               "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
-               "mirror": args.mirror, "precision": args.precision}
-    options = {key: value for key, value in options.items() if value is not None}
+    say = log if dist.is_main else (lambda _message: None)
+    options = {key: value for key, value in (options or {}).items() if value is not None}
     checkpoint = None
-    if args.resume:
-        checkpoint = load_run(args.output)
-        if args.config or args.schedule:
+    if resume:
+        checkpoint = load_run(output)
+        if config_file or schedule:
             raise DanceRevError("--config and --schedule cannot change a run being resumed: "
                                 "its model config is in its checkpoint")
         model_config = checkpoint.config
@@ -121,22 +145,22 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict({**stored.to_dict(), **options})
         changed = [f"{key} {getattr(stored, key)} -> {value}" for key, value in options.items()
                    if key != "epochs" and getattr(stored, key) != value]
-        say(f"resuming {args.output} after epoch {checkpoint.training['epoch']}"
+        say(f"resuming {output} after epoch {checkpoint.training['epoch']}"
             + (f" with changed settings ({', '.join(changed)}): not bit-for-bit the "
                "uninterrupted run" if changed else ""))
         joint_set = model_config.joint_set
     else:
-        model_values, training_values = (read_config_file(args.config) if args.config
+        model_values, training_values = (read_config_file(config_file) if config_file
                                          else ({}, {}))
-        if args.schedule:
-            model_values["schedule"] = args.schedule
+        if schedule:
+            model_values["schedule"] = schedule
         model_config = ModelConfig.from_dict(model_values)
         joint_set = model_values.get("joint_set")
         config = TrainConfig.from_dict({**training_values, **options})
-    data = load_training_data(args.dataset, fps=model_config.fps, seq_len=config.seq_len,
-                              joint_set=joint_set, data_format=args.format,
+    data = load_training_data(dataset, fps=model_config.fps, seq_len=config.seq_len,
+                              joint_set=joint_set, data_format=data_format,
                               val_fraction=config.val_fraction, seed=config.seed,
-                              mirror=config.mirror, image_size=_image_size(args.image_size),
+                              mirror=config.mirror, image_size=_image_size(image_size),
                               log=say)
     if joint_set is None:
         model_config = replace(model_config, joint_set=data.joint_set)
@@ -146,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
         f"{model_config.joint_set} at {model_config.fps:g} fps; windows of {config.seq_len} "
         f"frames: {summary['train']['windows']} training, {summary['val']['windows']} "
         f"validation ({summary['split']})")
-    say(f"writing checkpoints (last.json, best.json) and history.jsonl to {args.output}")
-    train(data, model_config, config, args.output, device=args.device, resume=checkpoint,
-          progress=not args.quiet, log=say)
-    return 0
+    say(f"writing checkpoints (last.json, best.json) and history.jsonl to {output}")
+    if on_config is not None:
+        on_config(config)
+    return train(data, model_config, config, output, device=device, resume=checkpoint,
+                 progress=progress, log=say, on_step=on_step, on_epoch=on_epoch)

@@ -67,6 +67,8 @@ LAST, BEST, HISTORY, TENSORBOARD = "last", "best", "history.jsonl", "tensorboard
 OPTIMIZER_PREFIX = "optimizer/"
 PRECISIONS = ("auto", "fp32", "bf16")
 Log = Callable[[str], None]
+OnStep = Callable[[int, int, int, float], None]
+OnEpoch = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -322,11 +324,17 @@ def _is_better(loss: float, stage: int, best: dict[str, Any] | None) -> bool:
 # ---------------------------------------------------------------------- the loop
 def train(data: TrainingData, model_config: ModelConfig, config: TrainConfig,
           out_dir: str | Path, *, device: str = "auto", resume: Checkpoint | None = None,
-          progress: bool = True, log: Log | None = print) -> TrainResult:
+          progress: bool = True, log: Log | None = print, on_step: OnStep | None = None,
+          on_epoch: OnEpoch | None = None) -> TrainResult:
     """Train (or, with `resume` = `load_run(out_dir)`, continue) a model; see the docstring.
 
     `data` must have been read with `config`'s seq_len. A fresh run refuses an output folder
     that already holds one (`last.json`).
+
+    Hooks for a caller that shows progress elsewhere (the add-on's worker), called on every
+    rank: `on_step(epoch, step, steps_per_epoch, loss)` after each optimizer step, and
+    `on_epoch(entry)` with the epoch's history entry once its checkpoint is committed. An
+    exception raised in either stops training; the last committed checkpoint stays.
     """
     dist = DistEnv.from_environ()
     say = log if (log is not None and dist.is_main) else (lambda _message: None)
@@ -342,14 +350,14 @@ def train(data: TrainingData, model_config: ModelConfig, config: TrainConfig,
     try:
         if dist.world_size == 1:
             return _train(data, model_config, config, out_dir, torch_device, resume, progress,
-                          say, dist)
+                          say, dist, on_step, on_epoch)
         import torch.distributed as torch_dist
         if torch_device.type == "cuda":
             torch.cuda.set_device(torch_device)
         torch_dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo")
         try:
             return _train(data, model_config, config, out_dir, torch_device, resume, progress,
-                          say, dist)
+                          say, dist, on_step, on_epoch)
         finally:
             torch_dist.destroy_process_group()
     finally:
@@ -359,7 +367,8 @@ def train(data: TrainingData, model_config: ModelConfig, config: TrainConfig,
 
 def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, out_dir: Path,
            device: torch.device, resume: Checkpoint | None, progress: bool, say: Log,
-           dist: DistEnv) -> TrainResult:
+           dist: DistEnv, on_step: OnStep | None = None,
+           on_epoch: OnEpoch | None = None) -> TrainResult:
     from tqdm import tqdm
 
     distributed = dist.world_size > 1
@@ -475,6 +484,8 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
             bar.update()
             bar.set_postfix(loss=f"{value:.4f}", p=stage,
                             fps=f"{frames / (time.perf_counter() - started):.0f}", refresh=False)
+            if on_step is not None:
+                on_step(epoch, step, len(batches), value)
         seconds_training = time.perf_counter() - started
         if distributed:
             torch_dist.all_reduce(totals)
@@ -499,6 +510,8 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
                     if entry[key] is not None:
                         writer.add_scalar(key, entry[key], epoch)
                 writer.flush()
+        if on_epoch is not None:
+            on_epoch(dict(entry))
         bar.set_postfix(loss=f"{train_loss:.4f}", val="-" if val_loss is None
                         else f"{val_loss:.4f}", p=stage)
     bar.close()
