@@ -7,7 +7,9 @@ on a Rigify control rig takes milliseconds instead of the seconds `keyframe_inse
 
 The user's own Action is never touched. While a dance is on, the Action that was assigned
 before is kept alive by a reference from the dance's Action (an ID property, which counts
-as a user, so it survives saving and reloading) together with its slot and blend settings;
+as a user, so it survives saving and reloading) together with its slot and blend settings,
+the rig's switch values and the pose channels of the bones the dance relies on (the solver
+takes them at rest but for what it keys, so they are put at rest while it plays);
 `remove_dance` deletes the dance's Action and puts all of that back. Applying a second
 variation carries the same record over, so removal always returns to the user's own state.
 
@@ -225,16 +227,35 @@ def _slot_of(action: bpy.types.Action, handle: int):
     return next((slot for slot in action.slots if slot.handle == handle), None)
 
 
+POSE_CHANNELS = {"location": (0.0, 0.0, 0.0), "rotation_quaternion": (1.0, 0.0, 0.0, 0.0),
+                 "rotation_euler": (0.0, 0.0, 0.0), "rotation_axis_angle": (0.0, 0.0, 1.0, 0.0),
+                 "scale": (1.0, 1.0, 1.0)}
+
+
+def relied_bones(obj: bpy.types.Object, result: retarget.Retargeted) -> list[str]:
+    """The keyed bones and every bone above them: the solver takes all of these at rest
+    but for what it keys, so whatever pose they hold (a previous Action's last frame, a
+    hand-made pose) would move the dance."""
+    bones, found = obj.data.bones, {}
+    for b in np.flatnonzero(result.keyed):
+        bone = bones.get(result.bone_names[b])
+        while bone is not None and bone.name not in found:
+            found[bone.name] = True
+            bone = bone.parent
+    return list(found)
+
+
 def _record(obj: bpy.types.Object, result: retarget.Retargeted) -> tuple[dict, object]:
-    """What `remove_dance` must give back: the user's Action, slot, blend settings and the
-    switch values before any dance. A dance already on carries its own record over."""
+    """What `remove_dance` must give back: the user's Action, slot and blend settings, the
+    switch values and the pose channels of the bones the dance relies on, as they were
+    before any dance. A dance already on carries its own record over."""
     anim = obj.animation_data
     current = anim.action if anim else None
     if is_dance_action(current):
         state = json.loads(current[PREVIOUS_STATE])
         previous = current.get(PREVIOUS_ACTION)
     else:
-        state = {"had_animation_data": anim is not None, "properties": []}
+        state = {"had_animation_data": anim is not None, "properties": [], "pose": {}}
         previous = current
         if anim is not None:
             state.update(blend_type=anim.action_blend_type, influence=anim.action_influence,
@@ -251,6 +272,11 @@ def _record(obj: bpy.types.Object, result: retarget.Retargeted) -> tuple[dict, o
         if key not in known and pose_bone is not None and item["property"] in pose_bone:
             state["properties"].append([*key, pose_bone[item["property"]]])
             known.add(key)
+    for name in relied_bones(obj, result):
+        if name not in state["pose"]:
+            pose_bone = bones[name]
+            state["pose"][name] = {channel: list(getattr(pose_bone, channel))
+                                   for channel in POSE_CHANNELS}
     return state, previous
 
 
@@ -271,7 +297,8 @@ def apply_dance(obj: bpy.types.Object, result: retarget.Retargeted, frames: np.n
     """Write the dance as a new Action on the armature and make it the active one.
 
     The Action assigned before stays in the file, untouched (see the module docstring);
-    `remove_dance` gives it back. Returns the new Action.
+    the keyed bones and the bones above them are put at rest first, for everything the
+    dance does not key; `remove_dance` gives all of it back. Returns the new Action.
     """
     ensure_pose(obj)
     anim = obj.animation_data
@@ -282,12 +309,17 @@ def apply_dance(obj: bpy.types.Object, result: retarget.Retargeted, frames: np.n
     action[PREVIOUS_STATE] = json.dumps(state)
     if previous is not None:
         action[PREVIOUS_ACTION] = previous
+    bones = obj.pose.bones
+    for bone in relied_bones(obj, result):
+        for channel, value in POSE_CHANNELS.items():
+            setattr(bones[bone], channel, value)
     assign_action(obj, action)
     return action
 
 
 def remove_dance(obj: bpy.types.Object) -> bool:
-    """Delete the object's DanceRev Action and give back exactly what was there before.
+    """Delete the object's DanceRev Action and give back exactly what was there before:
+    the Action and slot, their blend settings, the switches and the pose channels.
 
     Returns False (and changes nothing) when the active Action is not a DanceRev one.
     """
@@ -300,9 +332,9 @@ def remove_dance(obj: bpy.types.Object) -> bool:
     previous = action.get(PREVIOUS_ACTION)
     anim.action = previous
     if "slot_handle" in state:
-        handle = state["slot_handle"]
-        anim.action_slot = (_slot_of(previous, handle)
-                            if previous is not None and handle is not None else None)
+        if previous is not None:
+            handle = state["slot_handle"]
+            anim.action_slot = None if handle is None else _slot_of(previous, handle)
         anim.last_slot_identifier = state["last_slot_identifier"]
     if "blend_type" in state:
         anim.action_blend_type = state["blend_type"]
@@ -312,6 +344,10 @@ def remove_dance(obj: bpy.types.Object) -> bool:
     for bone, prop, value in state["properties"]:
         if bone in bones:
             bones[bone][prop] = value
+    for bone, channels in state["pose"].items():
+        if bone in bones:
+            for channel, value in channels.items():
+                setattr(bones[bone], channel, value)
     bpy.data.actions.remove(action)
     if (not state["had_animation_data"] and anim.action is None and not anim.drivers
             and not anim.nla_tracks):
@@ -323,7 +359,8 @@ def remove_dance(obj: bpy.types.Object) -> bool:
 def add_beat_markers(scene: bpy.types.Scene, beat_times: Sequence[float],
                      start_frame: float = 1.0, song_start: float = 0.0,
                      song_end: float | None = None) -> list[bpy.types.TimelineMarker]:
-    """Timeline markers "beat 1", "beat 2", ... on the nearest frame to each beat.
+    """Timeline markers "beat 1", "beat 2", ... on the nearest frame to each beat (halves
+    round up).
 
     Song second `song_start` is at `start_frame`; beats outside [song_start, song_end]
     are left out. Earlier beat markers (named so) are replaced, other markers are kept.
@@ -331,7 +368,7 @@ def add_beat_markers(scene: bpy.types.Scene, beat_times: Sequence[float],
     remove_beat_markers(scene)
     times = np.asarray(beat_times, dtype=np.float64)
     keep = (times >= song_start) & (times <= (np.inf if song_end is None else song_end))
-    frames = np.round(scene_frames(times[keep] - song_start, scene, start_frame))
+    frames = np.floor(scene_frames(times[keep] - song_start, scene, start_frame) + 0.5)
     return [scene.timeline_markers.new(f"beat {n}", frame=int(frame))
             for n, frame in enumerate(frames, start=1)]
 
