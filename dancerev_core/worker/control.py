@@ -4,7 +4,7 @@ Three steps, each a fallback for the one before:
 1. A reader thread watches stdin; `{"cancel": true}` or EOF sets the request, and the job's
    progress callbacks (`check`) raise `Cancelled` at their next call.
 2. GRACE_SECONDS later, if the job is still running, the main thread is interrupted like
-   Ctrl-C (`_thread.interrupt_main`): our SIGINT handler raises `Cancelled` at the next
+   Ctrl-C (`_thread.interrupt_main`): our signal handler raises `Cancelled` at the next
    bytecode, even inside a long analysis or a training step. The project's writers are
    atomic and clean up on any exception, so nothing partial is left.
 3. HARD_SECONDS after that, a job stuck in native code is abandoned: `cancelled` is
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
-GRACE_SECONDS = 0.3
+GRACE_SECONDS = 0.15
 HARD_SECONDS = 5.0
 
 
@@ -51,8 +51,13 @@ class Control:
 
     # -- main thread ------------------------------------------------------------------------
     def install(self) -> None:
-        """Route SIGINT (Ctrl-C and our own interrupt) to the cancel logic."""
-        signal.signal(signal.SIGINT, self._on_sigint)
+        """Route SIGINT (Ctrl-C, our own interrupt) and SIGTERM to the cancel logic.
+
+        SIGTERM is what the add-on sends a worker that overran its cancel time: it still gets
+        the clean-up of an interrupt before the add-on's SIGKILL half a second later.
+        """
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
 
     def check(self) -> None:
         """Raise Cancelled if a cancel was requested (the cooperative path)."""
@@ -79,8 +84,8 @@ class Control:
         self._sealed = True
         self.finished.set()
 
-    def _on_sigint(self, _signum: int, _frame: object) -> None:
-        self.request("interrupted")
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.request("terminated" if signum == signal.SIGTERM else "interrupted")
         if self._sealed or self._interrupted:
             return
         if self._shielded:
