@@ -209,8 +209,8 @@ class WorkerJob:
             return ("no Python interpreter with torch and librosa for the worker: install "
                     "the runtime or choose an interpreter in the preferences")
         if not Path(self.python).is_file():
-            return (f"the worker's Python interpreter {self.python} does not exist: choose "
-                    "another in the preferences")
+            return (f"the worker's Python interpreter {self.python} was not found (choose the "
+                    "python program itself in the preferences)")
         if self.core_path is None:
             try:
                 self.core_path = core_parent()

@@ -23,8 +23,9 @@ which the parent keeps for diagnostics.
     log        message: a note for the user (a skipped clip, "resuming ...")
     result     the job's payload (below); the job succeeded
     error      message: one line the user can act on; kind: "input" (a DanceRevError: the
-               user's file or setting), "request" (a malformed request: a bug in the
-               parent) or "internal" (a bug in DanceRev: the traceback is on stderr)
+               user's file or setting), "runtime" (this Python lacks a package the job
+               needs), "request" (a malformed request: a bug in the parent) or "internal"
+               (a bug in DanceRev: the traceback is on stderr)
     cancelled  message; after a cancelled training also last_checkpoint
 Exactly one of result, error and cancelled ends every run, as its last line.
 
@@ -54,7 +55,7 @@ appear only when every one is written; training keeps the last committed checkpo
 `resume` continues it. A cancel that arrives while outputs are being committed is too late:
 the result is reported.
 
-Exit codes: 0 result, 1 internal error, 2 input or request error, 130 cancelled.
+Exit codes: 0 result, 1 internal error, 2 input, runtime or request error, 130 cancelled.
 """
 
 from .protocol import (

@@ -90,10 +90,24 @@ def _run(request: Any, ctx: Context) -> tuple[str, dict[str, Any], int]:
     except Exception as error:
         ctx.control.seal()
         traceback.print_exc(file=sys.stderr)
+        missing = _missing_module(error)
+        if missing:
+            return "error", {"message": f"{request.job} needs {missing}, which this Python "
+                                        f"({sys.executable}) does not have: install the "
+                                        "runtime from DanceRev's preferences or choose an "
+                                        "interpreter that has it", "kind": "runtime"}, EXIT_INPUT
         summary = str(error).splitlines()[0] if str(error) else ""
         return "error", {"message": f"internal error in {request.job}: "
                                     f"{type(error).__name__}: {summary} (details on stderr)",
                          "kind": "internal"}, EXIT_INTERNAL
+
+
+def _missing_module(error: Exception) -> str | None:
+    """The third-party package whose absence caused `error`, if that is what happened."""
+    if not isinstance(error, ModuleNotFoundError) or not error.name:
+        return None
+    root = error.name.split(".")[0]
+    return None if root == __package__.split(".")[0] else root
 
 
 def _cancelled(job: str, ctx: Context) -> tuple[str, dict[str, Any], int]:

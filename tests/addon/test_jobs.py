@@ -199,8 +199,8 @@ def test_cancel_before_start():
 # -- failures, one line each ---------------------------------------------------------------
 @pytest.mark.parametrize("python, message", [
     (None, "no Python interpreter with torch and librosa for the worker"),
-    ("/nowhere/bin/python3", "the worker's Python interpreter /nowhere/bin/python3 does not "
-                             "exist"),
+    ("/nowhere/bin/python3", "the worker's Python interpreter /nowhere/bin/python3 was not "
+                             "found"),
 ])
 def test_missing_interpreter(started, python, message):
     worker = started("check", python=python)

@@ -217,6 +217,22 @@ def test_internal_errors_and_stray_output_stay_off_the_protocol(start):
     assert "Traceback" in stderr and "ZeroDivisionError: division by zero" in stderr
 
 
+def test_a_python_without_the_runtime_says_so(start, tmp_path):
+    """`check` lists what is missing; a job that needs it is one `runtime` error."""
+    without_torch = [sys.executable, "-c", "import sys; sys.modules['torch'] = None\n"
+                     "from dancerev_core.worker.run import serve; serve()"]
+    events, code = start({"job": "check"}, command=without_torch).finish()
+    hello, result = events[0], events[-1]
+    assert code == EXIT_OK and hello["torch"] is False and result["ok"] is False
+    assert result["torch"] is None and result["modules"]["numpy"]
+    assert [p.split(" (")[0] for p in result["problems"]] == ["torch cannot be imported"]
+    events, code = start({"job": "generate", "song": "a.ogg", "checkpoint": "m.json",
+                          "output": str(tmp_path)}, command=without_torch).finish()
+    assert code == EXIT_INPUT and events[-1]["kind"] == "runtime"
+    assert events[-1]["message"].startswith("generate needs torch, which this Python")
+    assert "install the runtime" in events[-1]["message"]
+
+
 # -- analyse ---------------------------------------------------------------------------------
 def test_analyse_a_real_song_excerpt(start, excerpt):
     events, code, _ = run(start, {"job": "analyse", "song": str(excerpt)})
