@@ -39,7 +39,6 @@ PREVIOUS_STATE = "dancerev_previous_state"  # ID property: JSON of slot, blend, 
 SLOT_NAME = "Dance"
 MAX_NAME = 63  # ID names before Blender 5.0
 BEAT_MARKER = re.compile(r"^beat \d+$")
-ROTATION_PATHS = {"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}
 
 
 # ----------------------------------------------------------------------------- time
@@ -124,8 +123,8 @@ def _interpolation_value(name: str) -> int:
 
 
 def _curve_factory(action: bpy.types.Action):
-    """(new F-curve function, slot or None): slotted Actions (Blender 4.4+) get one slot
-    and a channelbag; Blender 4.2/4.3 Actions hold their F-curves themselves."""
+    """A function making the Action's F-curves: slotted Actions (Blender 4.4+) get one slot
+    and its channelbag; Blender 4.2/4.3 Actions hold their F-curves themselves."""
     if hasattr(action, "slots"):
         slot = action.slots.new(id_type="OBJECT", name=SLOT_NAME)
         try:
@@ -137,11 +136,11 @@ def _curve_factory(action: bpy.types.Action):
 
         def new(path: str, index: int, group: str) -> bpy.types.FCurve:
             return channelbag.fcurves.new(path, index=index, group_name=group)
-        return new, slot
+        return new
 
     def new_legacy(path: str, index: int, group: str) -> bpy.types.FCurve:
         return action.fcurves.new(path, index=index, action_group=group)
-    return new_legacy, None
+    return new_legacy
 
 
 def _write_curve(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray,
@@ -154,7 +153,7 @@ def _write_curve(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarra
     co[0::2] = frames
     co[1::2] = values
     points.foreach_set("co", co)
-    points.foreach_set("interpolation", np.full(count, interpolation, dtype=np.int32))
+    points.foreach_set("interpolation", np.full(count, interpolation, dtype=np.uint8))  # raw char
 
 
 def dance_channels(obj: bpy.types.Object, result: retarget.Retargeted
@@ -204,11 +203,13 @@ def new_dance_action(obj: bpy.types.Object, result: retarget.Retargeted, frames:
     if frames.shape != (result.num_frames,):
         raise errors.DanceRevError(f"{result.num_frames} dance frames but {frames.shape} "
                                    f"scene frames")
+    if not (np.isfinite(frames).all() and np.all(np.diff(frames) > 0)):
+        raise errors.DanceRevError("scene frames must be finite and increasing")
     channels = dance_channels(obj, result)
     switches = switch_channels(obj, result)
     action = bpy.data.actions.new(name)
     action[MARK] = 1
-    new_curve, _ = _curve_factory(action)
+    new_curve = _curve_factory(action)
     kind = _interpolation_value(interpolation)
     for path, index, group, values in channels:
         _write_curve(new_curve(path, index, group), frames, values, kind)
@@ -220,6 +221,7 @@ def new_dance_action(obj: bpy.types.Object, result: retarget.Retargeted, frames:
 
 # ------------------------------------------------------------- assigning, removing
 def is_dance_action(action: bpy.types.Action | None) -> bool:
+    """Whether an Action is one of DanceRev's (marked by an ID property)."""
     return action is not None and MARK in action
 
 
@@ -401,6 +403,7 @@ def add_song_strip(scene: bpy.types.Scene, path: str, start_frame: float = 1.0,
     first = start_frame - song_start * fps  # where the song's second 0 plays
     frame = int(np.floor(first))
     strip = strips.new_sound(f"DanceRev {os.path.basename(path)}", path, channel, frame)
-    strip.sound_offset = (first - frame) / fps
+    if hasattr(strip, "sound_offset"):  # else the sync is to the whole frame
+        strip.sound_offset = (first - frame) / fps
     strip.frame_offset_start = max(0, int(np.floor(start_frame)) - frame)
     return strip

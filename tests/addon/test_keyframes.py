@@ -546,6 +546,8 @@ def test_bad_inputs_are_refused_and_leave_nothing(metarig, mixamo_rig, dance):
     actions = len(bpy.data.actions)
     with pytest.raises(DanceRevError, match="scene frames"):
         keyframes.apply_dance(metarig, result, frames[:-1])
+    with pytest.raises(DanceRevError, match="increasing"):
+        keyframes.apply_dance(metarig, result, frames[::-1])
     with pytest.raises(DanceRevError, match="not on armature"):  # another rig's dance
         keyframes.apply_dance(mixamo_rig, result, frames)
     assert len(bpy.data.actions) == actions
