@@ -55,7 +55,8 @@ def pose_matrices(obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph | None =
     flat = np.empty(len(bones) * 16, dtype=np.float32)
     bones.foreach_get("matrix", flat)
     local = flat.reshape(-1, 4, 4).transpose(0, 2, 1).astype(np.float64)  # column-major
-    order = [bones.find(bone.name) for bone in obj.data.bones]
+    index = {bone.name: i for i, bone in enumerate(bones)}
+    order = [index[bone.name] for bone in obj.data.bones]
     return np.array(evaluated.matrix_world, dtype=np.float64) @ local[order]
 
 

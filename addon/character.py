@@ -130,7 +130,7 @@ def plain_material(name: str) -> bpy.types.Material:
     return material
 
 
-def metarig(name: str, collection: bpy.types.Collection,
+def metarig(name: str, scene: bpy.types.Scene, collection: bpy.types.Collection,
             view_layer: bpy.types.ViewLayer) -> bpy.types.Object:
     """Rigify's human metarig as a new armature object (made active in the view layer).
 
@@ -141,13 +141,15 @@ def metarig(name: str, collection: bpy.types.Collection,
     human = importlib.import_module("rigify.metarigs.human")
     active = view_layer.objects.active
     if active is not None and active.mode != "OBJECT":
-        with bpy.context.temp_override(active_object=active, object=active):
+        with bpy.context.temp_override(scene=scene, view_layer=view_layer,
+                                       active_object=active, object=active):
             bpy.ops.object.mode_set(mode="OBJECT")
     armature = bpy.data.armatures.new(name)
     rig = bpy.data.objects.new(name, armature)
     collection.objects.link(rig)
     view_layer.objects.active = rig
-    with bpy.context.temp_override(active_object=rig, object=rig, view_layer=view_layer):
+    with bpy.context.temp_override(scene=scene, view_layer=view_layer, active_object=rig,
+                                   object=rig):
         human.create(rig)
         bpy.ops.object.mode_set(mode="OBJECT")
     for bone_collection in armature.collections_all:
@@ -168,7 +170,7 @@ def build_default_character(scene: bpy.types.Scene | None = None,
     view_layer = (bpy.context.view_layer if scene == bpy.context.scene
                   else scene.view_layers[0])
     collection = collection or scene.collection
-    rig = metarig(name, collection, view_layer)
+    rig = metarig(name, scene, collection, view_layer)
     mesh, ranges = body_mesh(rig, f"{name} Body")
     mesh.materials.append(plain_material(name))
     body = bpy.data.objects.new(f"{name} Body", mesh)
@@ -178,6 +180,6 @@ def build_default_character(scene: bpy.types.Scene | None = None,
         body.vertex_groups.new(name=bone).add(list(indices), 1.0, "REPLACE")
     body.modifiers.new("Armature", "ARMATURE").object = rig
     for obj in view_layer.objects:
-        obj.select_set(obj == rig)
+        obj.select_set(obj == rig, view_layer=view_layer)
     view_layer.objects.active = rig
     return rig

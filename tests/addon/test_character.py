@@ -100,3 +100,13 @@ def test_builds_from_edit_mode_and_again(dancer):
     assert second != dancer and second.name.startswith("DanceRev Dancer")
     assert detect_bone_map(armature.armature_rest(second)).chosen == "rigify"
     assert len(second.children) == 1
+
+
+def test_builds_into_another_scene(dancer):
+    other = bpy.data.scenes.new("Other")
+    try:
+        rig = character.build_default_character(other)
+        assert set(other.objects) == {rig, *rig.children}
+        assert rig.name not in bpy.context.scene.objects and rig.mode == "OBJECT"
+    finally:
+        bpy.data.scenes.remove(other)
