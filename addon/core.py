@@ -14,6 +14,7 @@ except ImportError:  # running from the repository
 
 errors = importlib.import_module(".errors", dancerev_core.__name__)
 motion = importlib.import_module(".motion", dancerev_core.__name__)
+motion_npz = importlib.import_module(".formats.motion_npz", dancerev_core.__name__)
 retarget = importlib.import_module(".retarget", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "motion", "retarget"]
+__all__ = ["dancerev_core", "errors", "motion", "motion_npz", "retarget"]

@@ -319,6 +319,39 @@ def apply_dance(obj: bpy.types.Object, result: retarget.Retargeted, frames: np.n
     return action
 
 
+def action_fcurves(action: bpy.types.Action) -> list[bpy.types.FCurve]:
+    """The F-curves of an Action's first slot (4.4+) or of the Action itself (4.2/4.3)."""
+    if not hasattr(action, "slots"):
+        return list(action.fcurves)
+    if not len(action.slots):
+        return []
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+    bag = action_get_channelbag_for_slot(action, action.slots[0])
+    return list(bag.fcurves) if bag else []
+
+
+def share_record(source: bpy.types.Action, target: bpy.types.Action) -> None:
+    """Give another variation's Action the record of what the dance replaced, so whichever
+    variation is playing, `remove_dance` gives the user's state back."""
+    target[PREVIOUS_STATE] = source[PREVIOUS_STATE]
+    previous = source.get(PREVIOUS_ACTION)
+    if previous is not None:
+        target[PREVIOUS_ACTION] = previous
+
+
+def switch_dance(obj: bpy.types.Object, action: bpy.types.Action) -> None:
+    """Play another DanceRev variation (made by `new_dance_action` + `share_record`)."""
+    if not is_dance_action(action) or PREVIOUS_STATE not in action:
+        raise errors.DanceRevError(f"{action.name!r} is not a DanceRev dance made for "
+                                   f"{obj.name!r}")
+    anim = obj.animation_data
+    if anim is not None and anim.use_tweak_mode:
+        raise errors.DanceRevError(f"{obj.name!r} is in NLA tweak mode: leave it first")
+    ensure_pose(obj)
+    assign_action(obj, action)
+
+
 def remove_dance(obj: bpy.types.Object) -> bool:
     """Delete the object's DanceRev Action and give back exactly what was there before:
     the Action and slot, their blend settings, the switches and the pose channels.

@@ -1,33 +1,169 @@
-"""The sidebar panel: what DanceRev sees of the active character."""
+"""The Dance tab in the 3D viewport's sidebar: song, character, model, variations, training."""
+
+from __future__ import annotations
 
 import bpy
 
+from . import runs
 from .armature import armature_rest
 from .core import dancerev_core, errors, retarget
 
-
-def rig_summary(obj: bpy.types.Object | None) -> str:
-    """One line naming the rig map chosen for the active armature, or why there is none."""
-    rest = armature_rest(obj)
-    if rest is None:
-        return "Select an armature"
-    try:
-        return f"Rig: {retarget.detect_bone_map(rest).chosen}"
-    except errors.DanceRevError:
-        return f"Rig not recognised ({rest.num_bones} bones)"
+_rig_cache: dict[tuple[str, int, str], str] = {}
 
 
-class DANCEREV_PT_main(bpy.types.Panel):
-    bl_label = "DanceRev"
-    bl_idname = "DANCEREV_PT_main"
+def target_armature(context: bpy.types.Context) -> bpy.types.Object | None:
+    """The armature to animate: the one picked in the panel, else the active object."""
+    settings = context.scene.dancerev
+    obj = settings.armature or context.active_object
+    return obj if obj is not None and obj.type == "ARMATURE" else None
+
+
+def rig_summary(obj: bpy.types.Object | None, bone_map_path: str = "") -> str:
+    """One line naming the rig map chosen for the armature, or why there is none.
+
+    Cached per armature, bone count and map file: detection reads every bone, and panels
+    redraw often.
+    """
+    if obj is None:
+        return "No armature: select one or add the default dancer"
+    key = (obj.name, len(obj.data.bones), bone_map_path)
+    if key not in _rig_cache:
+        rest = armature_rest(obj)
+        if rest is None:
+            _rig_cache[key] = f"{obj.name} has no bones"
+        else:
+            try:
+                chosen = retarget.resolve_bone_map(
+                    rest, bpy.path.abspath(bone_map_path) if bone_map_path else None).chosen
+                _rig_cache[key] = f"Rig: {chosen}"
+            except errors.DanceRevError as error:
+                _rig_cache[key] = f"Not a mappable humanoid: {error}"
+    return _rig_cache[key]
+
+
+class DanceRevPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Dance"
 
+
+class DANCEREV_PT_main(DanceRevPanel, bpy.types.Panel):
+    bl_label = "DanceRev"
+    bl_idname = "DANCEREV_PT_main"
+
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
+        settings = context.scene.dancerev
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "song_source", expand=True)
+        if settings.song_source == "FILE":
+            layout.prop(settings, "song_path")
+        else:
+            editor = context.scene.sequence_editor
+            if editor is not None:
+                layout.prop_search(settings, "song_strip", editor, "strips_all")
+            else:
+                layout.label(text="The scene has no sound strips", icon="INFO")
+        layout.prop(settings, "armature")
+        armature = target_armature(context)
+        row = layout.row()
+        row.label(text=rig_summary(armature, settings.bone_map_path), icon="ARMATURE_DATA")
+        if armature is None:
+            layout.operator("dancerev.add_default_character", icon="OUTLINER_OB_ARMATURE")
+        layout.prop(settings, "bone_map_path")
+        layout.prop(settings, "checkpoint_path")
+
+
+class DANCEREV_PT_generate(DanceRevPanel, bpy.types.Panel):
+    bl_label = "Generate"
+    bl_idname = "DANCEREV_PT_generate"
+    bl_parent_id = "DANCEREV_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.dancerev
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        column = layout.column(align=True)
+        column.prop(settings, "start")
+        column.prop(settings, "length")
+        column.prop(settings, "frame_start")
+        column = layout.column(align=True)
+        column.prop(settings, "seed")
+        column.prop(settings, "variations")
+        layout.prop(settings, "beat_markers")
+        running = runs.is_running("generate")
+        row = layout.row(align=True)
+        row.enabled = not running
+        row.operator("dancerev.generate", icon="PLAY")
+        if running:
+            layout.progress(factor=settings.progress, text=settings.status or "Working...")
+            layout.operator("dancerev.cancel", icon="CANCEL").job = "generate"
+        elif settings.status:
+            layout.label(text=settings.status)
+
+
+class DANCEREV_UL_variations(bpy.types.UIList):
+    def draw_item(self, _context, layout, _data, item, _icon, _active_data, _active_property,
+                  _index=0, _flt_flag=0) -> None:
+        action = item.action
+        playing = (item.armature is not None and item.armature.animation_data is not None
+                   and item.armature.animation_data.action == action)
+        name = action.name if action else "(removed)"
+        layout.label(text=f"{name}  seed {item.seed}", icon="PLAY" if playing else "ACTION")
+
+
+class DANCEREV_PT_variations(DanceRevPanel, bpy.types.Panel):
+    bl_label = "Variations"
+    bl_idname = "DANCEREV_PT_variations"
+    bl_parent_id = "DANCEREV_PT_main"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return len(context.scene.dancerev.results) > 0
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.dancerev
+        layout.template_list("DANCEREV_UL_variations", "", settings, "results", settings,
+                             "active_result", rows=3)
+        row = layout.row(align=True)
+        row.operator("dancerev.apply_variation", icon="CHECKMARK")
+        row.operator("dancerev.remove", icon="TRASH")
+
+
+class DANCEREV_PT_train(DanceRevPanel, bpy.types.Panel):
+    bl_label = "Train"
+    bl_idname = "DANCEREV_PT_train"
+    bl_parent_id = "DANCEREV_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.dancerev
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        layout.prop(settings, "train_dataset")
+        layout.prop(settings, "train_format")
+        layout.prop(settings, "train_schedule")
+        layout.prop(settings, "train_epochs")
+        layout.prop(settings, "train_output")
+        layout.prop(settings, "train_config")
+        running = runs.is_running("train")
+        row = layout.row(align=True)
+        row.enabled = not running
+        row.operator("dancerev.train", icon="PLAY").resume = False
+        row.operator("dancerev.train", text="Resume", icon="FILE_REFRESH").resume = True
+        if running:
+            layout.progress(factor=settings.train_progress,
+                            text=settings.train_status or "Training...")
+            layout.operator("dancerev.cancel", icon="CANCEL").job = "train"
+        elif settings.train_status:
+            layout.label(text=settings.train_status)
+            layout.operator("dancerev.use_trained_model", icon="IMPORT")
         layout.label(text=f"DanceRev {dancerev_core.__version__}")
-        layout.label(text=rig_summary(context.active_object), icon="ARMATURE_DATA")
 
 
-classes = (DANCEREV_PT_main,)
+classes = (DANCEREV_PT_main, DANCEREV_PT_generate, DANCEREV_UL_variations,
+           DANCEREV_PT_variations, DANCEREV_PT_train)

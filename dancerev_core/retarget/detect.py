@@ -13,8 +13,8 @@ from .rest import RigRest
 from .rigmaps import BoneMap, RigMapVariant, best_rig_map, builtin_rig_maps, load_rig_map
 from .structure import structural_bone_map
 
-HOW_TO = ("write a rig map naming your bones (see rigs/mixamo.json) and pass it with "
-          "--map FILE")
+HOW_TO = ("write a rig map naming your bones (see rigs/mixamo.json) and give it as the bone "
+          "map (--map FILE, or the Bone Map field in Blender)")
 
 
 def detect_bone_map(rest: RigRest, variants: Sequence[RigMapVariant] | None = None

@@ -137,6 +137,9 @@ def test_the_real_worker_through_the_runner(started, tmp_path):
     assert [e["event"] for e in events] == ["hello", "progress", "error"]
     assert events[0]["protocol"] == jobs.PROTOCOL_VERSION
     assert worker.state == "failed" and worker.error.endswith("missing.ogg: no such audio file")
+    deadline = time.monotonic() + 10  # the error line comes just before the process exits
+    while worker.returncode is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert worker.returncode == 2
 
 

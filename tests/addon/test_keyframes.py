@@ -10,7 +10,6 @@ the core's own forward kinematics; the user's Action is checked key for key.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -292,19 +291,9 @@ def test_dance_is_evaluated_as_retargeted(rig, driven, dance, request):
     assert name not in bpy.data.actions
 
 
-def with_follow_fixed(bone_map):
-    """rigs/rigify.json sets torso's neck_follow and head_follow to 0.0, but Rigify's
-    MCH-ROT-neck and MCH-ROT-head copy the torso's rotation with influence 1 - follow
-    (rigify/rigs/spines/spine_rigs.py): 0.0 makes neck and head keep the torso's rotation
-    whatever the chest does; 1.0 is the plain FK the solver assumes."""
-    properties = tuple({**p, "value": 1.0} if p["property"] in ("neck_follow", "head_follow")
-                       else p for p in bone_map.set_properties)
-    return dataclasses.replace(bone_map, set_properties=properties)
-
-
-@pytest.mark.xfail(strict=True, reason="rigs/rigify.json: neck_follow/head_follow must be "
-                                       "1.0 (see with_follow_fixed); reported, not ours")
 def test_rigify_rig_map_lets_neck_and_head_follow(control_rig):
+    """Rigify's MCH-ROT-neck and MCH-ROT-head copy the torso's rotation with influence
+    1 - follow (rigify/rigs/spines/spine_rigs.py): 1.0 is the plain FK the solver assumes."""
     switches = {(p["bone"], p["property"]): p["value"] for p in detect_bone_map(
         armature.armature_rest(control_rig)).set_properties}
     assert switches[("torso", "neck_follow")] == switches[("torso", "head_follow")] == 1.0
@@ -313,7 +302,7 @@ def test_rigify_rig_map_lets_neck_and_head_follow(control_rig):
 def test_generated_rigify_control_rig_dances_in_fk(control_rig, dance):
     shoulder_mode = control_rig.pose.bones["shoulder.L"].rotation_mode
     assert shoulder_mode != "QUATERNION"  # Rigify's shoulders are Euler: kept as they are
-    bone_map = with_follow_fixed(detect_bone_map(armature.armature_rest(control_rig)))
+    bone_map = detect_bone_map(armature.armature_rest(control_rig))
     action, result = assert_follows(control_rig, dance, 17, bone_map)
     assert result.bone_map.chosen == "rigify/control_rig"
     constrained = {name for b, name in enumerate(result.bone_names)

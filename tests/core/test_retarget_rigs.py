@@ -268,7 +268,7 @@ def test_rigify_control_rig_states_its_switches():
     for bone in ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L",
                  "thigh_parent.R"):
         assert switches[(bone, "IK_FK")] == 1.0  # 1.0 = FK
-    assert switches[("torso", "neck_follow")] == 0.0
+    assert switches[("torso", "neck_follow")] == 1.0
     assert bone_map.copy_transforms == {"ORG-shoulder.L": "shoulder.L",
                                         "ORG-shoulder.R": "shoulder.R"}
     assert "QUATERNION" in bone_map.conventions["rotation_mode"]

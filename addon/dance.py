@@ -1,0 +1,154 @@
+"""The Blender half of "song in, dancing character out", shared by the panel and `dance`.
+
+    plan = plan_dance(scene, armature, song, ...)     # checks everything before any work
+    request = generate_request(plan, folder)          # what the worker is asked to do
+    actions = apply_dances(scene, plan, result)       # the worker's dances -> Actions
+
+Checks come first so that a bad input is a one-line message before a worker starts, and
+the scene is touched only when every dance has been read and retargeted: a failure on the
+way leaves it as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+
+from . import keyframes
+from .armature import armature_rest
+from .core import dancerev_core, errors, motion, motion_npz, retarget
+
+DanceRevError = errors.DanceRevError
+DEFAULT_MODEL = Path(dancerev_core.__file__).parent / "pretrained" / "dance-default.json"
+
+
+@dataclass(frozen=True)
+class DancePlan:
+    """Everything a generation needs, checked."""
+
+    armature: str  # object name
+    rest: Any  # retarget.RigRest
+    bone_map: Any  # retarget.BoneMap
+    song: Path
+    checkpoint: Path
+    start: float = 0.0  # second of the song where the dance begins
+    seconds: float | None = None  # None: to the end of the song
+    seed: int = 0
+    num: int = 1
+    frame_start: float = 1.0  # scene frame of the dance's first frame
+    add_song: bool = True  # a sound strip for the song (False: the scene already has it)
+    beat_markers: bool = True
+
+
+def song_from_strip(scene: bpy.types.Scene, name: str) -> tuple[Path, float]:
+    """(song file, scene frame where its second 0 plays) of a sound strip."""
+    editor = scene.sequence_editor
+    strip = editor.strips_all.get(name) if editor is not None and name else None
+    if strip is None or strip.type != "SOUND" or strip.sound is None:
+        raise DanceRevError(f"no sound strip named {name!r} in scene {scene.name!r}")
+    path = Path(bpy.path.abspath(strip.sound.filepath, library=strip.sound.library))
+    return path, strip.frame_start + strip.sound_offset * keyframes.scene_fps(scene)
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """The checkpoint's JSON file: the one given, else the built-in default model."""
+    if not path:
+        if not DEFAULT_MODEL.is_file():
+            raise DanceRevError("no model: choose a checkpoint (.json) in the Model field (this "
+                                "build has no built-in default model)")
+        return DEFAULT_MODEL
+    checkpoint = Path(bpy.path.abspath(path))
+    if checkpoint.suffix != ".json":
+        checkpoint = checkpoint.with_suffix(".json")
+    if not checkpoint.is_file():
+        raise DanceRevError(f"{checkpoint}: model checkpoint not found")
+    return checkpoint
+
+
+def plan_dance(armature: bpy.types.Object | None, song: str | Path, checkpoint: str = "",
+               bone_map: str = "", **options: Any) -> DancePlan:
+    """Check the character, song and model; raise a one-line DanceRevError if any is wrong."""
+    if armature is None:
+        raise DanceRevError("no character: select an armature (or add the default dancer)")
+    if armature.type != "ARMATURE":
+        raise DanceRevError(f"{armature.name!r} is a {armature.type.lower()}, not an armature")
+    rest = armature_rest(armature)
+    if rest is None:
+        raise DanceRevError(f"{armature.name!r} has no bones")
+    mapping = retarget.resolve_bone_map(rest, bpy.path.abspath(bone_map) if bone_map else None)
+    song = Path(song) if song else None
+    if song is None or not str(song):
+        raise DanceRevError("no song: choose a song file or a sound strip")
+    song = Path(bpy.path.abspath(str(song)))
+    if not song.is_file():
+        raise DanceRevError(f"{song}: song file not found")
+    return DancePlan(armature=armature.name, rest=rest, bone_map=mapping, song=song,
+                     checkpoint=resolve_checkpoint(checkpoint), **options)
+
+
+def generate_request(plan: DancePlan, output: str | Path) -> dict[str, Any]:
+    """The worker's `generate` request for a plan (protocol: dancerev_core/worker)."""
+    return {"job": "generate", "song": str(plan.song), "checkpoint": str(plan.checkpoint),
+            "output": str(output), "start": plan.start, "seconds": plan.seconds,
+            "seed": plan.seed, "num": plan.num}
+
+
+def _canonical(dance: motion.Motion, path: Path) -> motion.Motion:
+    if dance.skeleton != "canonical24" or dance.dims != 3:
+        raise DanceRevError(f"{path}: the model made {dance.skeleton} {dance.dims}D keypoints; "
+                            "a character needs canonical 3D joints")
+    return dance
+
+
+def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str]
+                    ) -> list[tuple[Any, np.ndarray]]:
+    """Read each dance file, bring it to the scene's frame rate and retarget it to the rig.
+
+    Returns (Retargeted, scene frames) per dance; nothing in the scene changes.
+    """
+    armature = bpy.data.objects.get(plan.armature)
+    if armature is None:
+        raise DanceRevError(f"the character {plan.armature!r} was deleted while dancing was "
+                            "generated")
+    rest = plan.rest.with_object_matrix(np.array(armature.matrix_world, dtype=np.float64))
+    dances = []
+    for name in files:
+        dance = _canonical(motion_npz.load_motion(name), Path(name))
+        dance = keyframes.resample_for_scene(dance, scene)
+        result = retarget.retarget(dance, rest, plan.bone_map)
+        dances.append((result, plan.frame_start + np.arange(result.num_frames, dtype=np.float64)))
+    return dances
+
+
+def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
+                 ) -> list[bpy.types.Action]:
+    """The worker's dances as Actions on the character: the first plays, all are kept.
+
+    Each variation is its own Action (kept with a fake user so it survives saving); the
+    song becomes a sound strip in sync and beat markers go on the timeline if asked.
+    """
+    dances = retarget_dances(scene, plan, list(result["files"]))
+    armature = bpy.data.objects[plan.armature]
+    song = Path(result.get("song", plan.song)).name
+    actions = []
+    for number, (retargeted, frames) in enumerate(dances, start=1):
+        name = keyframes.dance_action_name(song, number)
+        if number == 1:
+            action = keyframes.apply_dance(armature, retargeted, frames, name=name)
+        else:
+            action = keyframes.new_dance_action(armature, retargeted, frames, name)
+            keyframes.share_record(actions[0], action)
+        action.use_fake_user = True
+        action["dancerev_seed"] = int(result.get("seed", plan.seed))
+        actions.append(action)
+    end_frame = int(np.ceil(dances[0][1][-1])) if dances else scene.frame_end
+    if plan.add_song:
+        keyframes.add_song_strip(scene, str(plan.song), plan.frame_start, plan.start)
+    if plan.beat_markers:
+        keyframes.add_beat_markers(scene, result.get("beat_times", []), plan.frame_start)
+    scene.frame_start, scene.frame_end = int(np.floor(plan.frame_start)), end_frame
+    return actions

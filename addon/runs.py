@@ -1,0 +1,170 @@
+"""The panel's running jobs (one generation, one training), followed by a timer.
+
+A `bpy.app.timers` callback on the main thread polls each job's worker, shows its progress
+on the scene's settings and, when it ends, hands the result to the run (which writes the
+keyframes on the main thread, the only place bpy data may change). A scene that disappears
+(another file opened) cancels its jobs; so does unregistering the add-on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import jobs, preferences
+from .core import errors
+
+INTERVAL = 0.1  # seconds between polls
+_active: dict[str, Run] = {}
+
+
+def is_running(kind: str) -> bool:
+    return kind in _active
+
+
+def active(kind: str) -> Run | None:
+    return _active.get(kind)
+
+
+def redraw() -> None:
+    """Ask the 3D viewports to redraw (the progress bar) when there is a window at all."""
+    manager = bpy.context.window_manager
+    for window in (manager.windows if manager else ()):
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+
+
+def worker_job(request: dict[str, Any], context: bpy.types.Context | None = None
+               ) -> jobs.WorkerJob:
+    """A worker job configured from the add-on's preferences (not started)."""
+    prefs = preferences.settings(context)
+    runtime = preferences.runtime_folder()
+    site_packages = runtime if runtime.is_dir() else None
+    python = jobs.find_python(prefs.python or None, site_packages)
+    cache = prefs.cache_dir or str(preferences.user_folder() / "cache")
+    return jobs.WorkerJob(request, python, site_packages=site_packages, cache_dir=cache,
+                          device=prefs.device)
+
+
+def scratch_folder(kind: str) -> Path:
+    """A new folder for a job's output files (the worker writes them atomically)."""
+    root = preferences.user_folder() / kind
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=root))
+
+
+class Run:
+    """A job and what to do with its events; subclasses say what a result means."""
+
+    kind = "job"
+
+    def __init__(self, scene: bpy.types.Scene, job: jobs.WorkerJob) -> None:
+        self.scene_name = scene.name
+        self.job = job
+        self.message = ""  # the last thing worth telling the user
+        self.failed = False
+
+    @property
+    def scene(self) -> bpy.types.Scene | None:
+        return bpy.data.scenes.get(self.scene_name)
+
+    def show(self, status: str, progress: float | None = None) -> None:
+        """Put a status line (and progress 0..1) on the panel; subclasses pick the fields."""
+
+    def on_progress(self, event: dict[str, Any]) -> None:
+        total = event.get("total") or 0
+        fraction = (event.get("done", 0) / total) if total else None
+        self.show(event.get("message") or event.get("stage", ""), fraction)
+
+    def on_result(self, event: dict[str, Any]) -> None:
+        self.show("Done", 1.0)
+
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            self.on_progress(event)
+        elif kind == "log":
+            self.show(str(event.get("message", "")))
+        elif kind == "result":
+            try:
+                self.on_result(event)
+            except errors.DanceRevError as error:
+                self.fail(str(error))
+        elif kind == "error":
+            self.fail(str(event.get("message", "unknown error")))
+        elif kind == "cancelled":
+            self.message = "Cancelled"
+            self.show("Cancelled", 0.0)
+
+    def fail(self, message: str) -> None:
+        self.failed, self.message = True, message
+        self.show(f"Error: {message}", 0.0)
+
+    def step(self) -> bool:
+        """Poll once; True while the job is still going."""
+        if self.scene is None:  # the scene (or the whole file) went away
+            self.job.cancel(wait=False)
+        for event in self.job.poll():
+            self.handle(event)
+        return not self.job.finished
+
+
+def start(run: Run) -> Run:
+    """Start a run's worker and follow it with the timer; one run per kind at a time."""
+    if run.kind in _active:
+        raise errors.DanceRevError(f"a {run.kind} job is already running: cancel it first")
+    _active[run.kind] = run
+    run.job.start()
+    if not bpy.app.timers.is_registered(tick):
+        bpy.app.timers.register(tick, first_interval=INTERVAL)
+    return run
+
+
+def tick() -> float | None:
+    """The timer: step every run, drop the finished ones; stop when none is left."""
+    for kind, run in list(_active.items()):
+        try:
+            going = run.step()
+        except Exception as error:  # never let a timer die with a job left running
+            run.job.cancel(wait=False)
+            run.fail(f"{type(error).__name__}: {error}")
+            going = False
+        if not going:
+            del _active[kind]
+    redraw()
+    return INTERVAL if _active else None
+
+
+def finish_all(timeout: float = 60.0) -> None:
+    """Block until every run has ended (tests and headless use; the UI never blocks)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while _active and time.monotonic() < end:
+        tick()
+        time.sleep(0.02)
+    if _active:
+        raise TimeoutError(f"jobs still running after {timeout} s: {sorted(_active)}")
+
+
+def cancel(kind: str) -> bool:
+    run = _active.get(kind)
+    if run is None:
+        return False
+    run.job.cancel(wait=False)
+    return True
+
+
+def cancel_all() -> None:
+    """Stop every worker now (unregistering, quitting): nothing may outlive the add-on."""
+    for run in list(_active.values()):
+        run.job.cancel(wait=True)
+        for event in run.job.poll():
+            run.handle(event)
+    _active.clear()
+    if bpy.app.timers.is_registered(tick):
+        bpy.app.timers.unregister(tick)

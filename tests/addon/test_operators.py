@@ -1,0 +1,199 @@
+"""The Dance panel's operators, run headless with the bpy module and a real worker process.
+
+The same tests run inside a Blender executable through pytest-blender (see the README).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import bpy
+import numpy as np
+import pytest
+
+import addon
+from addon import keyframes, runs
+from tests.conftest import shared_data
+
+TINY_MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
+                  decoder_hidden=32)
+SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+
+
+@pytest.fixture(scope="module")
+def registered():
+    addon.register()
+    yield
+    addon.unregister()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny untrained canonical 3D model: real weights, real decoding, seconds to run."""
+    import torch
+
+    from dancerev_core.model import ModelConfig, Seq2Seq, save_checkpoint
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("model")
+    return save_checkpoint(folder / "tiny", Seq2Seq(ModelConfig(joint_set="canonical24",
+                                                                **TINY_MODEL)),
+                           training={"epoch": 0})
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    """6 s of a real song as a wav file."""
+    import soundfile
+
+    from dancerev_core.audio import load_audio
+
+    waveform = load_audio(shared_data("music", SONG), 22050)
+    path = tmp_path_factory.mktemp("song") / "groove.wav"
+    soundfile.write(path, waveform[22050 * 20:22050 * 26], 22050)
+    return path
+
+
+@pytest.fixture
+def scene(registered, tmp_path, monkeypatch):
+    """An empty scene whose worker uses this Python and a private cache and scratch folder."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(addon.preferences, "user_folder", lambda: tmp_path / "user")
+    monkeypatch.setattr(addon.runs.jobs, "find_python", lambda *args: sys.executable)
+    yield bpy.context.scene
+    runs.cancel_all()
+
+
+@pytest.fixture
+def dancer(scene):
+    assert bpy.ops.dancerev.add_default_character() == {"FINISHED"}
+    return scene.dancerev.armature
+
+
+def users_own_action(rig):
+    """Give the rig an Action of its own (a wave of one arm) to check nothing touches it."""
+    action = bpy.data.actions.new("My Animation")
+    rig.animation_data_create().action = action
+    bone = rig.pose.bones["upper_arm.L"]
+    bone.rotation_mode = "QUATERNION"
+    for frame, w in ((1, 1.0), (10, 0.7)):
+        bone.rotation_quaternion = (w, 0.0, 0.0, np.sqrt(1 - w * w))
+        bone.keyframe_insert("rotation_quaternion", frame=frame)
+    return action
+
+
+def snapshot(action):
+    """Every key of an Action (slotted or not) as plain numbers."""
+    curves = keyframes.action_fcurves(action)
+    return sorted((fc.data_path, fc.array_index, tuple(kp.co for kp in fc.keyframe_points))
+                  for fc in curves)
+
+
+def generate(scene, song, model, **settings):
+    values = dict(song_path=str(song), checkpoint_path=str(model), length=3.0, seed=1)
+    values.update(settings)
+    for name, value in values.items():
+        setattr(scene.dancerev, name, value)
+    assert bpy.ops.dancerev.generate() == {"FINISHED"}
+    assert runs.is_running("generate")
+
+
+def test_register_and_unregister_twice():
+    for _ in range(2):
+        addon.register()
+        assert hasattr(bpy.types, "DANCEREV_PT_main") and hasattr(bpy.types.Scene, "dancerev")
+        addon.unregister()
+        assert not hasattr(bpy.types, "DANCEREV_PT_main")
+        assert not hasattr(bpy.types.Scene, "dancerev")
+
+
+def test_generate_variations_apply_and_remove(dancer, scene, song, model):
+    mine = users_own_action(dancer)
+    before = snapshot(mine)
+    generate(scene, song, model, variations=2)
+    runs.finish_all(timeout=120)
+    settings = scene.dancerev
+    assert "Error" not in settings.status, settings.status
+    assert [item.name for item in settings.results] == ["v1", "v2"]
+    first, second = (item.action for item in settings.results)
+    assert dancer.animation_data.action == first and keyframes.is_dance_action(first)
+    fps = keyframes.scene_fps(scene)
+    frames = [kp.co[0] for kp in keyframes.action_fcurves(first)[0].keyframe_points]
+    last_second = (3.0 * 15 - 1) / 15  # 45 frames at the model's 15 fps
+    assert frames[0] == 1 and frames[-1] == pytest.approx(1 + last_second * fps, abs=1.0)
+    assert scene.frame_end == int(np.ceil(frames[-1]))
+    assert any(strip.type == "SOUND" for strip in scene.sequence_editor.strips_all)
+    assert any(marker.name.startswith("beat") for marker in scene.timeline_markers)
+    assert snapshot(first) != snapshot(second)  # two different dances
+
+    settings.active_result = 1
+    assert bpy.ops.dancerev.apply_variation() == {"FINISHED"}
+    assert dancer.animation_data.action == second
+
+    assert bpy.ops.dancerev.remove() == {"FINISHED"}
+    assert dancer.animation_data.action == mine and snapshot(mine) == before
+    assert not any(keyframes.is_dance_action(action) for action in bpy.data.actions)
+    assert len(settings.results) == 0
+
+
+def test_cancel_leaves_the_scene_untouched(dancer, scene, model):
+    long_song = shared_data("music", "Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg")
+    actions = set(bpy.data.actions)
+    generate(scene, long_song, model, length=0.0)  # the whole 133 s song
+    while runs.is_running("generate") and not scene.dancerev.status.startswith(
+            ("analys", "Analys", "decod", "Decod", "generat", "Generat")):
+        runs.tick()
+    assert bpy.ops.dancerev.cancel(job="generate") == {"FINISHED"}
+    runs.finish_all(timeout=5)
+    assert scene.dancerev.status == "Cancelled"
+    assert set(bpy.data.actions) == actions and dancer.animation_data is None
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("no armature", "no character"),
+    ("not humanoid", "cannot map a rig of 4 bones .* Bone Map field"),
+    ("missing song", "song file not found"),
+    ("missing model", "model checkpoint not found"),
+])
+def test_bad_inputs_are_ui_errors(scene, song, model, tmp_path, problem, message):
+    settings = scene.dancerev
+    settings.song_path, settings.checkpoint_path = str(song), str(model)
+    if problem != "no armature":
+        assert bpy.ops.dancerev.add_default_character() == {"FINISHED"}
+    if problem == "not humanoid":
+        data = bpy.data.armatures.new("Crane")
+        crane = bpy.data.objects.new("Crane", data)
+        scene.collection.objects.link(crane)
+        bpy.context.view_layer.objects.active = crane
+        bpy.ops.object.mode_set(mode="EDIT")
+        for index in range(4):
+            bone = data.edit_bones.new(f"arm{index}")
+            bone.head, bone.tail = (0, 0, index), (0, 0, index + 1)
+        bpy.ops.object.mode_set(mode="OBJECT")
+        settings.armature = crane
+    if problem == "missing song":
+        settings.song_path = str(tmp_path / "nowhere.mp3")
+    if problem == "missing model":
+        settings.checkpoint_path = str(tmp_path / "nomodel.json")
+    with pytest.raises(RuntimeError, match=message):
+        bpy.ops.dancerev.generate()
+    assert not runs.is_running("generate")
+
+
+def test_a_corrupt_song_is_reported_and_nothing_changes(dancer, scene, model, tmp_path):
+    corrupt = tmp_path / "broken.mp3"
+    corrupt.write_bytes(b"ID3" + bytes(range(256)) * 20)
+    generate(scene, corrupt, model)
+    runs.finish_all(timeout=60)
+    assert scene.dancerev.status.startswith("Error: ") and "broken.mp3" in scene.dancerev.status
+    assert dancer.animation_data is None and len(scene.dancerev.results) == 0
+
+
+def test_a_missing_worker_is_a_clear_message(dancer, scene, song, model, monkeypatch):
+    monkeypatch.setattr(addon.runs.jobs, "find_python", lambda *args: None)
+    generate(scene, song, model)
+    runs.finish_all(timeout=10)
+    assert "no Python interpreter with torch and librosa" in scene.dancerev.status
+    assert dancer.animation_data is None
