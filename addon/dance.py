@@ -69,9 +69,8 @@ def resolve_checkpoint(path: str) -> Path:
     return checkpoint
 
 
-def plan_dance(armature: bpy.types.Object | None, song: str | Path, checkpoint: str = "",
-               bone_map: str = "", **options: Any) -> DancePlan:
-    """Check the character, song and model; raise a one-line DanceRevError if any is wrong."""
+def plan_bone_map(armature: bpy.types.Object | None, bone_map: str = "") -> tuple[Any, Any]:
+    """(rest pose, bone map) of a character, or a one-line DanceRevError saying why not."""
     if armature is None:
         raise DanceRevError("no character: select an armature (or add the default dancer)")
     if armature.type != "ARMATURE":
@@ -79,7 +78,14 @@ def plan_dance(armature: bpy.types.Object | None, song: str | Path, checkpoint: 
     rest = armature_rest(armature)
     if rest is None:
         raise DanceRevError(f"{armature.name!r} has no bones")
-    mapping = retarget.resolve_bone_map(rest, bpy.path.abspath(bone_map) if bone_map else None)
+    return rest, retarget.resolve_bone_map(rest, bpy.path.abspath(bone_map) if bone_map
+                                           else None)
+
+
+def plan_dance(armature: bpy.types.Object | None, song: str | Path, checkpoint: str = "",
+               bone_map: str = "", **options: Any) -> DancePlan:
+    """Check the character, song and model; raise a one-line DanceRevError if any is wrong."""
+    rest, mapping = plan_bone_map(armature, bone_map)
     song = Path(song) if song else None
     if song is None or not str(song):
         raise DanceRevError("no song: choose a song file or a sound strip")
@@ -92,8 +98,9 @@ def plan_dance(armature: bpy.types.Object | None, song: str | Path, checkpoint: 
 
 def generate_request(plan: DancePlan, output: str | Path) -> dict[str, Any]:
     """The worker's `generate` request for a plan (protocol: dancerev_core/worker)."""
-    return {"job": "generate", "song": str(plan.song), "checkpoint": str(plan.checkpoint),
-            "output": str(output), "start": plan.start, "seconds": plan.seconds,
+    return {"job": "generate", "song": str(plan.song.resolve()),
+            "checkpoint": str(plan.checkpoint.resolve()), "output": str(Path(output).resolve()),
+            "start": plan.start, "seconds": plan.seconds,
             "seed": plan.seed, "num": plan.num}
 
 

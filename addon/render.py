@@ -98,7 +98,11 @@ def configure_output(scene: bpy.types.Scene, path: str | Path, size: tuple[int, 
     shading.light = "STUDIO"
     shading.color_type = "MATERIAL"
     shading.show_shadows = True
-    shading.show_cavity = True
+    shading.show_cavity = False
+    scene.display.render_aa = "FXAA"  # one sample instead of 8: ~4x faster, fine at preview size
+    if scene.world is None:  # Workbench renders the world's colour behind everything
+        scene.world = bpy.data.worlds.new(PREVIEW_NAME)
+        scene.world.color = (0.32, 0.35, 0.4)
     settings = render.image_settings
     settings.media_type = "VIDEO"
     settings.file_format = "FFMPEG"

@@ -1,6 +1,19 @@
 """Subcommands of `dancerev`; each module has `add_parser(subparsers)` setting `run`."""
 
-from . import ablate, convert, dataset, evaluate, features, generate, recipe, retarget, train
+from . import (
+    ablate,
+    batch,
+    convert,
+    dance,
+    dataset,
+    evaluate,
+    features,
+    generate,
+    recipe,
+    retarget,
+    train,
+    worker,
+)
 
-SUBCOMMANDS = (ablate, convert, dataset, evaluate, features, generate, recipe, retarget,
-               train)
+SUBCOMMANDS = (ablate, batch, convert, dance, dataset, evaluate, features, generate,
+               recipe, retarget, train, worker)

@@ -1,0 +1,209 @@
+"""`dancerev dance`: song + character -> .blend (+ preview .mp4, + .bvh), without Blender's UI.
+
+The same path as the panel (`dance.plan_dance` -> worker -> `dance.apply_dances`), driven
+from the bpy module in a plain Python process; generation still runs in a worker process,
+so torch never shares this process with Blender. Every output is written to a temporary
+name and renamed when complete: an interrupted run never leaves a half-written file, and the
+user's own character file is only read.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import character, dance, jobs, render
+from .core import errors
+
+DanceRevError = errors.DanceRevError
+CHARACTER_SUFFIXES = (".blend", ".glb", ".gltf", ".fbx")
+
+
+@dataclass
+class Timings:
+    """Seconds per stage, in order, for the closing summary."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+    _started: float = field(default_factory=time.perf_counter)
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = now - self._started
+        self._started = now
+
+
+def _mappable(obj: bpy.types.Object) -> bool:
+    try:
+        dance.plan_bone_map(obj)
+    except DanceRevError:
+        return False
+    return True
+
+
+def load_character(path: str | Path | None) -> bpy.types.Object:
+    """A fresh scene holding the character; returns its armature.
+
+    None gives the default dancer. A .blend is opened as it is (its scene, fps and
+    everything else), .glb/.gltf/.fbx are imported into an empty scene. With several
+    armatures, the first that maps onto the canonical joints is used.
+    """
+    if path is None:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        return character.build_default_character(bpy.context.scene)
+    path = Path(path)
+    if path.suffix.lower() not in CHARACTER_SUFFIXES:
+        raise DanceRevError(f"{path}: unsupported character file (use "
+                            f"{', '.join(CHARACTER_SUFFIXES)})")
+    if not path.is_file():
+        raise DanceRevError(f"{path}: character file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".blend":
+            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+        else:
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+            if suffix == ".fbx":
+                bpy.ops.import_scene.fbx(filepath=str(path))
+            else:
+                bpy.ops.import_scene.gltf(filepath=str(path))
+    except RuntimeError as error:
+        message = str(error).strip().splitlines()[-1] if str(error).strip() else "unreadable"
+        raise DanceRevError(f"{path}: cannot load the character ({message})") from None
+    armatures = [obj for obj in bpy.context.scene.objects if obj.type == "ARMATURE"]
+    if not armatures:
+        raise DanceRevError(f"{path}: no armature in the file")
+    for obj in armatures:
+        if _mappable(obj):
+            return obj
+    dance.plan_bone_map(armatures[0])  # raises the message naming what is missing
+    raise AssertionError("unreachable")
+
+
+def _replace_when_done(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Write `path` through a hidden temporary name, renamed only once complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def save_blend(path: Path) -> Path:
+    return _replace_when_done(path, lambda partial: bpy.ops.wm.save_as_mainfile(
+        filepath=str(partial), copy=True, check_existing=False))
+
+
+def export_bvh(armature: bpy.types.Object, path: Path, frame_start: int, frame_end: int) -> Path:
+    """The character's dance as a BVH file (Blender's own exporter, the rig's bones)."""
+    view_layer = bpy.context.view_layer
+    for obj in view_layer.objects:
+        obj.select_set(obj == armature)
+    view_layer.objects.active = armature
+
+    def write(partial: Path) -> None:
+        with bpy.context.temp_override(active_object=armature, object=armature,
+                                       selected_objects=[armature]):
+            bpy.ops.export_anim.bvh(filepath=str(partial), frame_start=frame_start,
+                                    frame_end=frame_end, rotate_mode="NATIVE",
+                                    root_transform_only=True)
+    return _replace_when_done(path, write)
+
+
+def run_worker(request: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+    """Run one worker job to its end, printing its progress; the result or an error."""
+    python = jobs.find_python(os.environ.get("DANCEREV_WORKER_PYTHON") or None)
+    job = jobs.WorkerJob(request, python).start()
+    last = ""
+    try:
+        while not job.finished:
+            for event in job.poll():
+                if event.get("event") == "progress":
+                    text = event.get("message") or event.get("stage", "")
+                    total = event.get("total") or 0
+                    if total:
+                        text = f"{text} {100 * event.get('done', 0) / total:.0f}%"
+                    if text != last:
+                        log(f"  {text}")
+                        last = text
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        job.cancel(wait=True)
+        raise
+    if job.state != "done":
+        raise DanceRevError(job.error or f"{request['job']} was cancelled")
+    return job.result
+
+
+def dance_song(song: str | Path, output: str | Path, character_file: str | Path | None = None,
+               *, render_path: str | Path | None = None, bvh_path: str | Path | None = None,
+               model: str = "", bone_map: str = "", start: float = 0.0,
+               seconds: float | None = None, seed: int = 0, num: int = 1,
+               fps: float | None = None, size: tuple[int, int] = (480, 270),
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The whole main job; returns {"outputs": {...}, "timings": {...}, "armature": name}."""
+    output = Path(output)
+    if output.suffix.lower() != ".blend":
+        raise DanceRevError(f"{output}: the output must be a .blend file")
+    if character_file is not None and Path(character_file).resolve() == output.resolve():
+        raise DanceRevError(f"{output}: the output would overwrite the character file")
+    timings = Timings()
+    armature = load_character(character_file)
+    scene = bpy.context.scene
+    if fps is not None or character_file is None:
+        scene.render.fps, scene.render.fps_base = int(round(fps or 30)), 1.0
+    log(f"character: {armature.name} ({len(armature.data.bones)} bones)")
+    plan = dance.plan_dance(armature, song, model, bone_map, start=start, seconds=seconds,
+                            seed=seed, num=num, frame_start=1.0)
+    log(f"rig map: {plan.bone_map.chosen}; model: {plan.checkpoint.name}")
+    timings.lap("character")
+    scratch = Path(os.environ.get("DANCEREV_SCRATCH") or output.parent) / f".{output.stem}.dances"
+    result = run_worker(dance.generate_request(plan, scratch), log)
+    timings.lap("generate")
+    actions = dance.apply_dances(scene, plan, result)
+    timings.lap("keyframes")
+    outputs = {"blend": save_blend(output)}
+    timings.lap("save")
+    if bvh_path is not None:
+        outputs["bvh"] = export_bvh(armature, Path(bvh_path), scene.frame_start, scene.frame_end)
+        timings.lap("bvh")
+    if render_path is not None:
+        outputs["video"] = render.render_preview(armature, Path(render_path),
+                                                 scene.frame_start, scene.frame_end, size)
+        timings.lap("render")
+    for name in result.get("files", []):
+        Path(name).unlink(missing_ok=True)
+    if scratch.is_dir() and not any(scratch.iterdir()):
+        scratch.rmdir()
+    return {"outputs": outputs, "timings": timings.stages, "armature": armature.name,
+            "actions": [action.name for action in actions], "seconds": result.get("seconds"),
+            "beats": len(result.get("beat_times", []))}
+
+
+def main(args: Any) -> int:
+    """`dancerev dance` (arguments parsed by dancerev_core/commands/dance.py)."""
+    started = time.perf_counter()
+    size = tuple(int(part) for part in args.size.lower().split("x"))
+    summary = dance_song(args.audio, args.output, args.character, render_path=args.render,
+                         bvh_path=args.bvh, model=args.model or "", bone_map=args.map or "",
+                         start=args.start, seconds=args.seconds, seed=args.seed, num=args.num,
+                         fps=args.fps, size=size,
+                         log=lambda text: print(text, file=sys.stderr, flush=True))
+    print(f"danced {summary['seconds']:.1f} s on {summary['armature']} "
+          f"({len(summary['actions'])} variation{'s' if len(summary['actions']) > 1 else ''}, "
+          f"{summary['beats']} beats)")
+    for kind, path in summary["outputs"].items():
+        print(f"{kind:>6}: {path}")
+    stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds
+                       in summary["timings"].items())
+    print(f"  time: {stages}; total {time.perf_counter() - started:.1f} s")
+    return 0

@@ -1,0 +1,168 @@
+"""`dancerev batch MANIFEST`: many `dancerev dance` jobs, in parallel processes.
+
+The manifest is JSON: {"defaults": {...}, "jobs": [{...}, ...]} (or just the list), each job
+the options of `dancerev dance`: song, output (.blend) and optionally character, render,
+bvh, model, map, seconds, start, seed, num, fps, size. Relative paths start at the
+manifest's folder. Each job runs in its own process (its own bpy and its own worker), so a
+job that fails or crashes stops nobody else; its full output goes to OUTPUT.log beside its
+.blend. Jobs whose outputs all exist are skipped (--force runs them again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import DanceRevError, InputFileError
+
+PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
+OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
+OUTPUT_KEYS = ("output", "render", "bvh")
+
+
+@dataclass(frozen=True)
+class Job:
+    number: int
+    settings: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return Path(self.settings["output"]).stem
+
+    @property
+    def outputs(self) -> list[Path]:
+        return [Path(self.settings[key]) for key in OUTPUT_KEYS if self.settings.get(key)]
+
+    @property
+    def log(self) -> Path:
+        return Path(self.settings["output"]).with_suffix(".log")
+
+    def command(self) -> list[str]:
+        s = self.settings
+        command = [sys.executable, "-m", "dancerev_core", "dance", str(s["song"]), "-o",
+                   str(s["output"])]
+        for key in PATH_KEYS[2:] + OPTION_KEYS:
+            if s.get(key) is not None:
+                command += [f"--{key}", str(s[key])]
+        return command
+
+
+@dataclass
+class Outcome:
+    job: Job
+    status: str  # done, skipped, failed
+    seconds: float = 0.0
+    message: str = ""
+
+
+def read_manifest(path: str | Path) -> list[Job]:
+    """The jobs of a manifest, checked: one-line errors name the manifest and the job."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(path, "manifest not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputFileError(path, f"not a readable JSON manifest ({error})") from None
+    defaults: dict[str, Any] = {}
+    if isinstance(document, dict):
+        defaults = document.get("defaults", {})
+        document = document.get("jobs")
+    if not isinstance(document, list) or not document or not isinstance(defaults, dict):
+        raise InputFileError(path, 'expected {"defaults": {...}, "jobs": [{...}, ...]} with '
+                                   "at least one job")
+    jobs, outputs = [], set()
+    for number, entry in enumerate(document, start=1):
+        if not isinstance(entry, dict):
+            raise InputFileError(path, f"job {number} is not a JSON object")
+        settings = {**defaults, **entry}
+        unknown = sorted(set(settings) - set(PATH_KEYS) - set(OPTION_KEYS))
+        if unknown:
+            raise InputFileError(path, f"job {number}: unknown setting(s) {', '.join(unknown)}")
+        for key in ("song", "output"):
+            if not settings.get(key):
+                raise InputFileError(path, f"job {number} has no {key!r}")
+        for key in PATH_KEYS:
+            if settings.get(key):
+                settings[key] = str((path.parent / str(settings[key])).resolve())
+        if settings["output"] in outputs:
+            raise InputFileError(path, f"job {number} writes {settings['output']} like an "
+                                       "earlier job")
+        outputs.add(settings["output"])
+        jobs.append(Job(number, settings))
+    return jobs
+
+
+def run_job(job: Job, threads: int) -> Outcome:
+    """One job in its own process; its output goes to its log file."""
+    started = time.perf_counter()
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    with open(job.log, "w", encoding="utf-8") as log:
+        done = subprocess.run(job.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
+                              stdin=subprocess.DEVNULL, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode == 0:
+        return Outcome(job, "done", seconds)
+    lines = [line for line in job.log.read_text(errors="replace").splitlines() if line.strip()]
+    return Outcome(job, "failed", seconds, lines[-1] if lines else f"exit code {done.returncode}")
+
+
+def summary_table(outcomes: list[Outcome]) -> str:
+    rows = [("#", "job", "status", "seconds", "note")]
+    for outcome in sorted(outcomes, key=lambda o: o.job.number):
+        note = outcome.message if outcome.status == "failed" else ", ".join(
+            path.name for path in outcome.job.outputs)
+        rows.append((str(outcome.job.number), outcome.job.name, outcome.status,
+                     f"{outcome.seconds:.1f}", note))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths,
+                                                                          strict=True))
+                     + "  " + row[4] for row in rows)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "batch", help="run many dance jobs (song, character, settings) from a manifest",
+        description=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("manifest", help="JSON manifest of jobs")
+    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+                        help="jobs at once (default: half the CPU cores)")
+    parser.add_argument("--force", action="store_true", help="run jobs whose outputs exist")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if args.jobs < 1:
+        raise DanceRevError(f"--jobs must be at least 1, got {args.jobs}")
+    jobs = read_manifest(args.manifest)
+    outcomes, pending = [], []
+    for job in jobs:
+        if not args.force and all(path.is_file() for path in job.outputs):
+            outcomes.append(Outcome(job, "skipped", message="outputs exist"))
+        else:
+            pending.append(job)
+    threads = max(1, (os.cpu_count() or 2) // args.jobs)
+    with (tqdm(total=len(pending), unit="job", dynamic_ncols=True) as bar,
+          ThreadPoolExecutor(max_workers=args.jobs) as pool):
+        futures = [pool.submit(run_job, job, threads) for job in pending]
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes.append(outcome)
+            bar.set_postfix_str(f"{outcome.job.name} {outcome.status}")
+            bar.update()
+    print(summary_table(outcomes))
+    failed = sum(outcome.status == "failed" for outcome in outcomes)
+    print(f"{len(outcomes) - failed} of {len(outcomes)} jobs succeeded"
+          + ("; see the .log beside each failed job's output" if failed else ""))
+    return 1 if failed else 0

@@ -1,0 +1,46 @@
+"""`dancerev dance SONG -o OUT.blend`: the main job headless, song to a dancing character."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dance", help="song -> dance on a character -> .blend (+ preview .mp4, + .bvh)",
+        description="Generate a dance for a song and put it on a character with Blender "
+                    "(the bpy module; no Blender window): writes OUT.blend with the dance as "
+                    "an Action, the song as a sound strip and beat markers; --render adds a "
+                    "Workbench preview video with the song, --bvh the dance as a BVH file. "
+                    "The character file is only read.")
+    parser.add_argument("audio", help="song file (mp3, m4a, ogg, wav, flac)")
+    parser.add_argument("-o", "--output", required=True, help=".blend file to write")
+    parser.add_argument("--character", help="character file (.blend, .glb, .gltf, .fbx); "
+                                            "default: DanceRev's own dancer")
+    parser.add_argument("--model", help="checkpoint (.json); default: the built-in model")
+    parser.add_argument("--map", help="rig map file for a rig with unusual bone names")
+    parser.add_argument("--render", metavar="OUT.mp4", help="also render a preview video")
+    parser.add_argument("--bvh", metavar="OUT.bvh", help="also export the dance as BVH")
+    parser.add_argument("--seconds", type=float, help="length (default: the whole song)")
+    parser.add_argument("--start", type=float, default=0.0, help="song second to start at")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--num", type=int, default=1, help="variations, each an Action")
+    parser.add_argument("--fps", type=float, help="scene frame rate (default: the .blend's, "
+                                                  "else 30)")
+    parser.add_argument("--size", default="480x270", help="preview size (default 480x270)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import DanceRevError
+    from .blender_side import addon_module
+
+    try:
+        width, height = (int(part) for part in args.size.lower().split("x"))
+    except ValueError:
+        raise DanceRevError(f"--size must look like 480x270, got {args.size!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise DanceRevError(f"--size must be even and at least 16x16, got {args.size!r}")
+    if args.num < 1:
+        raise DanceRevError(f"--num must be at least 1, got {args.num}")
+    return addon_module("headless").main(args)
