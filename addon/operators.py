@@ -41,6 +41,7 @@ class GenerateRun(runs.Run):
         scene = self.scene
         if scene is None:
             return
+        bpy.ops.ed.undo_push(message="DanceRev: before the dance")
         self.actions = dance.apply_dances(scene, self.plan, event)
         settings = scene.dancerev
         settings.results.clear()

@@ -14,6 +14,7 @@ import pytest
 import addon
 from addon import keyframes, runs
 from tests.conftest import shared_data
+from tests.core.test_worker import paper_dataset  # noqa: F401 (a fixture)
 
 TINY_MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
                   decoder_hidden=32)
@@ -87,7 +88,7 @@ def users_own_action(rig):
 def snapshot(action):
     """Every key of an Action (slotted or not) as plain numbers."""
     curves = keyframes.action_fcurves(action)
-    return sorted((fc.data_path, fc.array_index, tuple(kp.co for kp in fc.keyframe_points))
+    return sorted((fc.data_path, fc.array_index, tuple(tuple(kp.co) for kp in fc.keyframe_points))
                   for fc in curves)
 
 
@@ -197,3 +198,48 @@ def test_a_missing_worker_is_a_clear_message(dancer, scene, song, model, monkeyp
     runs.finish_all(timeout=10)
     assert "no Python interpreter with torch and librosa" in scene.dancerev.status
     assert dancer.animation_data is None
+
+
+def test_train_from_the_panel_cancel_resume_and_use(scene, paper_dataset, tmp_path):  # noqa: F811
+    import json
+
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"model": {**TINY_MODEL, "lam": 0.5},
+                                  "training": {"seq_len": 30, "batch_size": 2,
+                                               "val_fraction": 0.34, "precision": "fp32"}}))
+    settings = scene.dancerev
+    settings.train_dataset, settings.train_output = str(paper_dataset), str(tmp_path / "run")
+    settings.train_format, settings.train_config = "paper", str(config)
+    settings.train_epochs = 2
+    assert bpy.ops.dancerev.train() == {"FINISHED"}
+    runs.finish_all(timeout=120)
+    assert settings.train_status.startswith("trained to epoch 2"), settings.train_status
+    assert settings.train_progress == 1.0
+
+    settings.train_epochs = 1000  # long enough to cancel in the middle
+    assert bpy.ops.dancerev.train(resume=True) == {"FINISHED"}
+    while runs.is_running("train") and not settings.train_status.startswith("epoch 3"):
+        runs.tick()
+    assert bpy.ops.dancerev.cancel(job="train") == {"FINISHED"}
+    runs.finish_all(timeout=10)
+    assert settings.train_status == "Cancelled"
+
+    assert bpy.ops.dancerev.use_trained_model() == {"FINISHED"}
+    assert settings.checkpoint_path == str(tmp_path / "run" / "best.json")
+
+    settings.train_output = str(tmp_path / "empty")
+    with pytest.raises(RuntimeError, match="nothing to resume"):
+        bpy.ops.dancerev.train(resume=True)
+
+
+def test_one_undo_step_undoes_an_apply(dancer, scene, song, model):
+    name = dancer.name
+    before = snapshot(users_own_action(dancer))
+    generate(scene, song, model)
+    runs.finish_all(timeout=120)
+    assert keyframes.is_dance_action(bpy.data.objects[name].animation_data.action)
+    bpy.ops.ed.undo()
+    rig = bpy.data.objects[name]  # undo reloads the data: fetch it again
+    assert rig.animation_data.action.name == "My Animation"
+    assert snapshot(rig.animation_data.action) == before
+    assert not any(keyframes.is_dance_action(action) for action in bpy.data.actions)
