@@ -243,3 +243,42 @@ def test_one_undo_step_undoes_an_apply(dancer, scene, song, model):
     assert rig.animation_data.action.name == "My Animation"
     assert snapshot(rig.animation_data.action) == before
     assert not any(keyframes.is_dance_action(action) for action in bpy.data.actions)
+
+
+def mixamo_named_rig():
+    from dancerev_core.retarget import similarity_matrix
+    from tests.addon.test_keyframes import armature_from_rows
+    from tests.core.test_retarget import canonical_spec, human
+    from tests.core.test_retarget_rigs import MIXAMO, renamed, with_extras
+
+    rows = renamed(with_extras(canonical_spec(MIXAMO), MIXAMO), "mixamorig:")
+    tilt = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    return armature_from_rows("Mixamo rig", rows, human("T"), similarity_matrix(tilt, 0.01))
+
+
+def gltf_rig(name):
+    bpy.ops.import_scene.gltf(filepath=str(shared_data("characters", name)))
+    return next(obj for obj in bpy.context.scene.objects if obj.type == "ARMATURE")
+
+
+@pytest.mark.parametrize("rig, family", [
+    (mixamo_named_rig, "mixamo"),
+    (lambda: gltf_rig("RobotExpressive.glb"), "structure"),
+    (lambda: gltf_rig("CesiumMan.glb"), "structure"),
+], ids=["mixamo", "robot-expressive", "cesium-man"])
+def test_every_operator_on_other_rigs(scene, song, model, rig, family):
+    obj = rig()
+    had = obj.animation_data.action if obj.animation_data else None
+    scene.dancerev.armature = obj
+    generate(scene, song, model, length=1.0, variations=2)
+    runs.finish_all(timeout=120)
+    assert "Error" not in scene.dancerev.status, scene.dancerev.status
+    action = obj.animation_data.action
+    assert keyframes.is_dance_action(action)
+    assert len({fc.data_path for fc in keyframes.action_fcurves(action)}) >= 12
+    scene.dancerev.active_result = 1
+    assert bpy.ops.dancerev.apply_variation() == {"FINISHED"}
+    assert bpy.ops.dancerev.remove() == {"FINISHED"}
+    assert (obj.animation_data.action if obj.animation_data else None) == had
+    from addon.panels import rig_summary
+    assert family in rig_summary(obj)
