@@ -16,10 +16,20 @@ from ..motion import Motion
 EVAL_FPS = 15.0  # evaluation.suite's default frame rate (the model's)
 
 
-def beat_times(motion: Motion) -> np.ndarray:
-    """Kinematic beats of `motion` in seconds from its first frame, at its own frame rate."""
+def beat_times(motion: Motion, seen_at: float | None = EVAL_FPS) -> np.ndarray:
+    """Kinematic beats of `motion` in seconds from its first frame, as seen at `seen_at` fps.
+
+    The detector reports a speed minimum at the frame after it ("where the deceleration
+    ends"): half a frame late, which is 1/120 s at the source's 60 fps but 1/30 s at the
+    15 fps the model runs and is evaluated at. Found at the source's rate (precise) and moved
+    by the difference of the two half frames, the beats are where the evaluation will find
+    them. `seen_at=None` gives them at the motion's own rate.
+    """
     positions = motion.to_absolute().positions
-    return kinematic_beats(positions, motion.fps) / motion.fps
+    times = kinematic_beats(positions, motion.fps) / motion.fps
+    if seen_at:
+        times = times + 0.5 / seen_at - 0.5 / motion.fps
+    return times
 
 
 def alignment(motion: Motion, musical: np.ndarray, offset: float,

@@ -26,8 +26,10 @@ from ..motion import Motion
 
 RATE_BOUNDS = (0.75, 4.0 / 3.0)
 MATCH_TOLERANCE = 0.05  # s; tighter than evaluation's 0.1 s so hits survive resampling
-RATE_COST = 0.3  # per span at the rate bound, in anchor points (prefer natural speed)
-CHANGE_COST = 0.2  # per span for a rate change the size of the bound
+RATE_COST = 0.15  # per kinematic interval at the rate bound, in anchor points
+CHANGE_COST = 0.1  # per kinematic interval for a rate change the size of the bound
+LANDING_WORTH = 0.95  # a skipped beat landing near a beat: a little less than an anchor
+STEADY_SECONDS = 0.15  # rate held constant this long on both sides of an anchor
 MAX_KINEMATIC_STEP = 3  # an anchor may skip up to 2 kinematic beats
 MAX_MUSICAL_STEP = 6  # and up to 5 musical beats
 LOST_BEATS_PER_SECOND = 1.5  # cost of motion cut off because the song ends
@@ -114,10 +116,12 @@ def _best_chain(k: np.ndarray, b: np.ndarray, motion_seconds: float, song_second
                 change = np.where(np.isnan(previous), 0.0,
                                   np.abs(log_rate - np.log(np.where(np.isnan(previous), 1.0,
                                                                     previous))))
-                gain = 1.0 - RATE_COST * np.abs(log_rate) / log_high \
-                    - CHANGE_COST * change / log_high
+                # Costs scale with the kinematic intervals spanned, so that skipping beats
+                # that land anyway is not a way to avoid them.
+                gain = 1.0 - di * (RATE_COST * np.abs(log_rate)
+                                   + CHANGE_COST * change) / log_high
                 for offset in between:
-                    gain += _lands(b[jp] + offset / rate, b, tolerance)
+                    gain += LANDING_WORTH * _lands(b[jp] + offset / rate, b, tolerance)
                 candidate = score[ip, jp] + gain
                 better = candidate > score[i, j]
                 j, jp, candidate, rate = j[better], jp[better], candidate[better], rate[better]
@@ -176,7 +180,50 @@ def _breakpoints(anchor_motion: list[float], anchor_music: list[float], motion_s
         motion.append(anchor_motion[-1] + played)
     music_times, motion_times = np.array(music), np.array(motion)
     keep = np.concatenate([[True], np.diff(music_times) > 1e-9])
-    return Warp(music_times[keep], motion_times[keep], anchors=len(anchor_motion))
+    music_times, motion_times = _steady_around_anchors(music_times[keep], motion_times[keep],
+                                                       low, high)
+    return Warp(music_times, motion_times, anchors=len(anchor_motion))
+
+
+def _steady_around_anchors(music: np.ndarray, motion: np.ndarray, low: float,
+                           high: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the rate constant for STEADY_SECONDS on both sides of every inner breakpoint.
+
+    A kinematic beat is a minimum of speed; a rate that jumps right at it scales the speed
+    differently on its two sides and drags the minimum towards the slower side, off the
+    musical beat. Holding one rate (the geometric mean of the two neighbouring spans') around
+    the anchor and changing rate between anchors instead keeps the minimum where it was
+    put. The span's middle takes up the difference, within the bounds (else a shorter hold).
+    """
+    if music.size < 3 or STEADY_SECONDS <= 0:
+        return music, motion
+    secant = np.diff(motion) / np.diff(music)
+    steady = np.sqrt(secant[:-1] * secant[1:])  # at inner points 1 .. n-2
+    new_music, new_motion = [music[0]], [motion[0]]
+    for i in range(music.size - 1):
+        span = music[i + 1] - music[i]
+        left_rate = steady[i - 1] if i >= 1 else None
+        right_rate = steady[i] if i + 1 <= music.size - 2 else None
+        h = min(STEADY_SECONDS, span / 4)
+        while h > 1e-3:
+            left = h if left_rate is not None else 0.0
+            right = h if right_rate is not None else 0.0
+            middle = (secant[i] * span - left * (left_rate or 0.0)
+                      - right * (right_rate or 0.0)) / (span - left - right)
+            if low - 1e-9 <= middle <= high + 1e-9:
+                break
+            h /= 2
+        else:
+            left = right = 0.0
+        if left:
+            new_music.append(music[i] + left)
+            new_motion.append(motion[i] + left * left_rate)
+        if right:
+            new_music.append(music[i + 1] - right)
+            new_motion.append(motion[i + 1] - right * right_rate)
+        new_music.append(music[i + 1])
+        new_motion.append(motion[i + 1])
+    return np.array(new_music), np.array(new_motion)
 
 
 def sample_positions(motion: Motion, times: np.ndarray) -> np.ndarray:
