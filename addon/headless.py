@@ -189,6 +189,23 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
             "beats": len(result.get("beat_times", []))}
 
 
+def print_summary(summary: dict[str, Any], started: float) -> None:
+    """Where the outputs are and how long each stage took."""
+    actions = summary["actions"]
+    print(f"danced {summary['seconds']:.1f} s on {summary['armature']} "
+          f"({len(actions)} variation{'s' if len(actions) > 1 else ''}, "
+          f"{summary['beats']} beats)")
+    for kind, path in summary["outputs"].items():
+        print(f"{kind:>6}: {path}")
+    stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds
+                       in summary["timings"].items())
+    print(f"  time: {stages}; total {time.perf_counter() - started:.1f} s")
+
+
+def log_to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def main(args: Any) -> int:
     """`dancerev dance` (arguments parsed by dancerev_core/commands/dance.py)."""
     started = time.perf_counter()
@@ -196,14 +213,6 @@ def main(args: Any) -> int:
     summary = dance_song(args.audio, args.output, args.character, render_path=args.render,
                          bvh_path=args.bvh, model=args.model or "", bone_map=args.map or "",
                          start=args.start, seconds=args.seconds, seed=args.seed, num=args.num,
-                         fps=args.fps, size=size,
-                         log=lambda text: print(text, file=sys.stderr, flush=True))
-    print(f"danced {summary['seconds']:.1f} s on {summary['armature']} "
-          f"({len(summary['actions'])} variation{'s' if len(summary['actions']) > 1 else ''}, "
-          f"{summary['beats']} beats)")
-    for kind, path in summary["outputs"].items():
-        print(f"{kind:>6}: {path}")
-    stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds
-                       in summary["timings"].items())
-    print(f"  time: {stages}; total {time.perf_counter() - started:.1f} s")
+                         fps=args.fps, size=size, log=log_to_stderr)
+    print_summary(summary, started)
     return 0

@@ -6,6 +6,7 @@ from . import (
     convert,
     dance,
     dataset,
+    demo,
     evaluate,
     features,
     generate,
@@ -15,5 +16,5 @@ from . import (
     worker,
 )
 
-SUBCOMMANDS = (ablate, batch, convert, dance, dataset, evaluate, features, generate,
+SUBCOMMANDS = (ablate, batch, convert, dance, dataset, demo, evaluate, features, generate,
                recipe, retarget, train, worker)
