@@ -41,6 +41,17 @@ def rig_summary(obj: bpy.types.Object | None, bone_map_path: str = "") -> str:
     return _rig_cache[key]
 
 
+def draw_job(layout: bpy.types.UILayout, kind: str, progress: float, status: str) -> bool:
+    """A running job's progress bar and Cancel, else its last status; True when it ended."""
+    if runs.is_running(kind):
+        layout.progress(factor=progress, text=status or "Working...")
+        layout.operator("dancerev.cancel", icon="CANCEL").job = kind
+        return False
+    if status:
+        layout.label(text=status)
+    return bool(status)
+
+
 class DanceRevPanel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
@@ -93,15 +104,10 @@ class DANCEREV_PT_generate(DanceRevPanel, bpy.types.Panel):
         column.prop(settings, "seed")
         column.prop(settings, "variations")
         layout.prop(settings, "beat_markers")
-        running = runs.is_running("generate")
         row = layout.row(align=True)
-        row.enabled = not running
+        row.enabled = not runs.is_running("generate")
         row.operator("dancerev.generate", icon="PLAY")
-        if running:
-            layout.progress(factor=settings.progress, text=settings.status or "Working...")
-            layout.operator("dancerev.cancel", icon="CANCEL").job = "generate"
-        elif settings.status:
-            layout.label(text=settings.status)
+        draw_job(layout, "generate", settings.progress, settings.status)
 
 
 class DANCEREV_UL_variations(bpy.types.UIList):
@@ -150,17 +156,11 @@ class DANCEREV_PT_train(DanceRevPanel, bpy.types.Panel):
         layout.prop(settings, "train_epochs")
         layout.prop(settings, "train_output")
         layout.prop(settings, "train_config")
-        running = runs.is_running("train")
         row = layout.row(align=True)
-        row.enabled = not running
+        row.enabled = not runs.is_running("train")
         row.operator("dancerev.train", icon="PLAY").resume = False
         row.operator("dancerev.train", text="Resume", icon="FILE_REFRESH").resume = True
-        if running:
-            layout.progress(factor=settings.train_progress,
-                            text=settings.train_status or "Training...")
-            layout.operator("dancerev.cancel", icon="CANCEL").job = "train"
-        elif settings.train_status:
-            layout.label(text=settings.train_status)
+        if draw_job(layout, "train", settings.train_progress, settings.train_status):
             layout.operator("dancerev.use_trained_model", icon="IMPORT")
         layout.label(text=f"DanceRev {dancerev_core.__version__}")
 

@@ -11,7 +11,6 @@ job that fails or crashes stops nobody else; its full output goes to OUTPUT.log 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DanceRevError, InputFileError
+from ..files import load_json
 
 PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
 OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
@@ -66,12 +66,7 @@ class Outcome:
 def read_manifest(path: str | Path) -> list[Job]:
     """The jobs of a manifest, checked: one-line errors name the manifest and the job."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(path, "manifest not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputFileError(path, f"not a readable JSON manifest ({error})") from None
+    document = load_json(path)
     defaults: dict[str, Any] = {}
     if isinstance(document, dict):
         defaults = document.get("defaults", {})

@@ -3,7 +3,27 @@
 import os
 import tempfile
 
+import pytest
+
 # Must happen before bpy is first imported, so the user's own Blender settings, add-ons
 # and extensions are never read or written by the tests.
 _USER_RESOURCES = tempfile.mkdtemp(prefix="dancerev-blender-user-")
 os.environ["BLENDER_USER_RESOURCES"] = _USER_RESOURCES
+
+
+TINY_MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
+                  decoder_hidden=32)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny untrained canonical 3D model: real weights, real decoding, seconds to run."""
+    import torch
+
+    from dancerev_core.model import ModelConfig, Seq2Seq, save_checkpoint
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("model")
+    return save_checkpoint(folder / "tiny", Seq2Seq(ModelConfig(joint_set="canonical24",
+                                                                **TINY_MODEL)),
+                           training={"epoch": 0})

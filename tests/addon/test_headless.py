@@ -11,23 +11,9 @@ import pytest
 
 from dancerev_core.cli import main
 from dancerev_core.commands.batch import read_manifest
-from tests.addon.test_operators import TINY_MODEL
 from tests.conftest import REPO_ROOT, shared_data
 
 SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    import torch
-
-    from dancerev_core.model import ModelConfig, Seq2Seq, save_checkpoint
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    return save_checkpoint(folder / "tiny", Seq2Seq(ModelConfig(joint_set="canonical24",
-                                                                **TINY_MODEL)),
-                           training={"epoch": 0})
 
 
 @pytest.fixture(autouse=True)

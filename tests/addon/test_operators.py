@@ -13,11 +13,10 @@ import pytest
 
 import addon
 from addon import keyframes, runs
+from tests.addon.conftest import TINY_MODEL
 from tests.conftest import shared_data
 from tests.core.test_worker import paper_dataset  # noqa: F401 (a fixture)
 
-TINY_MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
-                  decoder_hidden=32)
 SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
 
 
@@ -26,20 +25,6 @@ def registered():
     addon.register()
     yield
     addon.unregister()
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A tiny untrained canonical 3D model: real weights, real decoding, seconds to run."""
-    import torch
-
-    from dancerev_core.model import ModelConfig, Seq2Seq, save_checkpoint
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    return save_checkpoint(folder / "tiny", Seq2Seq(ModelConfig(joint_set="canonical24",
-                                                                **TINY_MODEL)),
-                           training={"epoch": 0})
 
 
 @pytest.fixture(scope="module")
