@@ -10,11 +10,13 @@ from . import (
     evaluate,
     features,
     generate,
+    lift,
+    lift_train,
     recipe,
     retarget,
     train,
     worker,
 )
 
-SUBCOMMANDS = (ablate, batch, convert, dance, dataset, demo, evaluate, features, generate,
-               recipe, retarget, train, worker)
+SUBCOMMANDS = (ablate, batch, convert, dance, dataset, demo, evaluate, features, generate, lift,
+               lift_train, recipe, retarget, train, worker)
