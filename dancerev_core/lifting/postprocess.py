@@ -6,7 +6,8 @@ whole clip (the clip's median, left and right averaged), re-solving the joints f
 pelvis down the tree. `place_on_floor` moves the root-relative body over the floor along a
 path estimated from the 2D root and the body's size in the image, and sets its height so
 the lowest sole touches z = 0; that height is smoothed over a few frames so that noise in
-the predicted legs does not make the body bob while a foot stands still. The flight of a
+the predicted legs does not make the body bob while a foot stands still, but never so much
+that a sole sinks more than 2 cm into the floor. The flight of a
 jump is not recovered: some foot is always on the floor.
 """
 
@@ -28,6 +29,7 @@ from .skeleton import (
 
 ASSUMED_DISTANCE = 5.0  # metres from camera to dancer, on average over a clip
 GROUND_SIGMA = 0.06  # seconds: smoothing of the body's height over the floor
+FLOOR_TOLERANCE = 0.02  # metres a sole may sink below z = 0 after that smoothing
 
 
 def gaussian_smooth(values: np.ndarray, sigma: float) -> np.ndarray:
@@ -75,7 +77,8 @@ def floor_height(relative: np.ndarray, fps: float) -> np.ndarray:
     size = bone_lengths(relative).sum(axis=-1).mean() / STANDARD_TOTAL_LENGTH
     soles = np.stack([relative[:, joint, 2] - height * size
                       for joint, height in SOLE_HEIGHTS.items()], axis=1)
-    return gaussian_smooth(-soles.min(axis=1), GROUND_SIGMA * fps)
+    needed = -soles.min(axis=1)
+    return np.maximum(gaussian_smooth(needed, GROUND_SIGMA * fps), needed - FLOOR_TOLERANCE)
 
 
 def floor_path(root_plane: np.ndarray, plane_size: np.ndarray,

@@ -11,8 +11,9 @@ Every step draws a batch of segments from the training clips and films each one 
 - the target: the clip's 23 non-root joints relative to the pelvis, in the camera's view
   frame, for the standard body.
 The loss is the mean per-joint Euclidean error (MPJPE); Adam (batches of 8 segments of 64
-output frames) with the learning rate decaying exponentially from 2e-3 to 1e-4. Each output frame sees the receptive field's input frames, and the clip's
-ends are extended by repeating its first and last frames, as `network.Lifter` does.
+output frames) with the learning rate decaying exponentially from 2e-3 to 1e-4. Each output
+frame sees the receptive field's input frames, and the clip's ends are extended by repeating
+its first and last frames, as `network.Lifter` does.
 Deterministic for a seed (numpy and torch generators seeded, one thread by default).
 """
 
