@@ -6,7 +6,7 @@
    ratio (from the motion's `image_size`, else the caller's, else 16:9), to the image plane.
 3. Lift to root-relative joints in the view frame: the learned network
    (`network.Lifter`), or the geometric fallback (`geometric`), which needs no weights and
-   is used, with a warning, when no lifter can be loaded.
+   is used, with a warning, when the shipped lifter cannot be loaded.
 4. Optional Gaussian smoothing; bones at constant lengths; a path over the floor and the
    lowest sole on z = 0 (`postprocess`); back to the input's frame rate.
 The answer is an absolute canonical motion in metres, Z up, for the standard body, with the
@@ -108,19 +108,22 @@ def lift(motion: Motion, method: Method = "learned", lifter: Lifter | str | Path
          aspect: float | None = None, smoothing: float = 0.0) -> Lifted:
     """Lift a BODY_25 2D motion to an absolute canonical 3D motion (see the module).
 
-    `lifter`: a loaded Lifter or the path of one (default: the shipped weights);
+    `lifter`: a loaded Lifter or the path of one, which must load; by default the shipped
+    weights, and when those cannot be loaded the geometric fallback, with a warning;
     `smoothing`: Gaussian sigma in frames of the input's rate (0: none).
     """
     if method not in ("learned", "geometric"):
         raise DanceRevError(f"unknown lifting method {method!r} (learned or geometric)")
     plane = to_image_plane(motion, aspect)
     warnings = []
-    if method == "learned" and not isinstance(lifter, Lifter):
+    if method == "learned" and lifter is None:
         try:
-            lifter = load_lifter(lifter)
+            lifter = load_lifter()
         except DanceRevError as error:
             warnings.append(f"no learned lifter ({error}); using the geometric fallback")
             method = "geometric"
+    elif method == "learned" and not isinstance(lifter, Lifter):
+        lifter = load_lifter(lifter)  # a lifter the caller names must load
     relative = lift_plane(plane, method, lifter if isinstance(lifter, Lifter) else None)
     sigma = smoothing * LIFTER_FPS / motion.fps
     absolute = finish(relative, plane, sigma)

@@ -13,7 +13,7 @@ from dancerev_core.cli import main
 from dancerev_core.errors import DanceRevError, InputFileError
 from dancerev_core.formats.motion_npz import load_motion, save_motion
 from dancerev_core.formats.reading import read_motion
-from dancerev_core.lifting import postprocess
+from dancerev_core.lifting import network, postprocess
 from dancerev_core.lifting.data import HELD_OUT, load_clip, load_clips
 from dancerev_core.lifting.evaluate import clip_cameras, clip_motion
 from dancerev_core.lifting.features import image_plane, moving_average, network_input
@@ -195,9 +195,10 @@ def test_lifted_motion_is_a_body_on_the_floor(shipped, salsa):
         assert np.median(head_above_feet) > 1.2  # upright, Z up
 
 
-def test_geometric_fallback_needs_no_weights(tmp_path, salsa):
+def test_geometric_fallback_needs_no_weights(tmp_path, salsa, monkeypatch):
     motion, camera = filmed(salsa)
-    result = lift(motion, "learned", tmp_path / "missing.json")
+    monkeypatch.setattr(network, "PRETRAINED", tmp_path / "missing.json")
+    result = lift(motion)
     assert result.method == "geometric"
     assert "geometric fallback" in result.warnings[0] and "missing.json" in result.warnings[0]
     truth = camera.to_view(salsa.positions)
@@ -301,7 +302,7 @@ def test_unreadable_clips_are_skipped_with_a_message():
 
 
 # ---------------------------------------------------------------- command line
-def test_cli_lifts_a_2d_motion_file(tmp_path, capsys, salsa):
+def test_cli_lifts_a_2d_motion_file(tmp_path, capsys, salsa, monkeypatch):
     motion, _ = filmed(salsa)
     source = save_motion(motion, tmp_path / "dance2d.npz")
     out = tmp_path / "dance3d.npz"
@@ -314,10 +315,11 @@ def test_cli_lifts_a_2d_motion_file(tmp_path, capsys, salsa):
     assert main(["lift", str(source), "-o", str(out), "--method", "geometric",
                  "--smoothing", "1.5", "--image-size", "1280x720"]) == 0
     assert load_motion(out).meta["lifting_method"] == "geometric"
-    assert main(["lift", str(source), "-o", str(out), "--weights",
-                 str(tmp_path / "none.json")]) == 0
+    monkeypatch.setattr(network, "PRETRAINED", tmp_path / "none.json")  # weights missing
+    assert main(["lift", str(source), "-o", str(out)]) == 0
     said = capsys.readouterr()
-    assert "warning" in said.err and "geometric" in said.out
+    assert "warning" in said.err and "geometric fallback" in said.err
+    assert "geometric" in said.out
 
 
 def test_cli_lifts_real_openpose_output(tmp_path, capsys):
@@ -335,11 +337,14 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, capsys, ballet):
     other = Motion(positions=np.zeros((5, 3, 2)), fps=30, skeleton="raw",
                    joint_names=("a", "b", "c"))
     raw2d = save_motion(other, tmp_path / "raw2d.npz")
+    two_d = save_motion(filmed(ballet)[0], tmp_path / "dance2d.npz")
     cases = [([str(three_d)], "dance3d.npz: lifting needs BODY_25 2D keypoints"),
              ([str(bvh)], "005_15.bvh: lifting needs BODY_25 2D keypoints"),
              ([str(raw2d)], "raw2d.npz: lifting needs BODY_25 2D keypoints"),
              ([str(tmp_path / "nope.npz")], "nope.npz: no such file"),
-             ([str(three_d), "--image-size", "wide"], "--image-size must be WIDTHxHEIGHT")]
+             ([str(three_d), "--image-size", "wide"], "--image-size must be WIDTHxHEIGHT"),
+             ([str(two_d), "--weights", str(tmp_path / "none.json")],
+              "none.json: no such file")]
     for extra, message in cases:
         assert main(["lift", *extra, "-o", str(tmp_path / "out.npz")]) == 2
         err = capsys.readouterr().err
