@@ -354,6 +354,18 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, capsys, ballet):
         lift(filmed(ballet)[0], "magic")
 
 
+def test_cli_lift_train_writes_a_lifter_that_loads(tmp_path, capsys, one_thread):
+    out = tmp_path / "lifter"
+    assert main(["lift-train", str(shared_data("mocap", "cmu", "05")), "-o", str(out),
+                 "--epochs", "1", "--held-out", "005_15"]) == 0
+    said = capsys.readouterr().out
+    assert "epoch 1/1" in said and "| 005_15 |" in said and "wrote" in said
+    lifter = load_lifter(out / "lifter.json")
+    training = lifter.description["training"]
+    assert "005_15" not in training["clips"] and len(training["clips"]) == 19
+    assert set(training["held_out_metrics"]["results_mm"]) == {"learned", "geometric"}
+
+
 def test_cli_lift_train_refuses_a_folder_without_clips(tmp_path, capsys):
     pytest.importorskip("torch")
     assert main(["lift-train", str(tmp_path), "-o", str(tmp_path / "out")]) == 2
