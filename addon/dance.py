@@ -101,7 +101,7 @@ def generate_request(plan: DancePlan, output: str | Path) -> dict[str, Any]:
     return {"job": "generate", "song": str(plan.song.resolve()),
             "checkpoint": str(plan.checkpoint.resolve()), "output": str(Path(output).resolve()),
             "start": plan.start, "seconds": plan.seconds,
-            "seed": plan.seed, "num": plan.num}
+            "seed": plan.seed, "num": plan.num, "lift": True}
 
 
 def _canonical(dance: motion.Motion, path: Path) -> motion.Motion:

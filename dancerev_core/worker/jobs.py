@@ -112,6 +112,9 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
         stage=lambda stage: ctx.progress(stage, 0, 1, GENERATE_STAGES[stage], force=True),
         progress=lambda done, total: ctx.progress("generate", done, total,
                                                   f"frame {done} of {total}"))
+    if request.flag("lift", False) and dances[0].skeleton == "body25":
+        ctx.progress("lift", 0, len(dances), "lifting the 2D dance to 3D", force=True)
+        dances = [lifted_dance(dance, ctx) for dance in dances]
     ctx.progress("write", 0, len(dances), "writing the motion files", force=True)
     ctx.control.seal()  # past this point the outputs are committed and reported
     files = write_dances(dances, output / f"{name}.npz")
@@ -122,6 +125,20 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
             "audio_start": first.meta["audio_start"], "beat_times": first.meta["beat_times"],
             "tempo": first.meta["tempo"], "seed": first.meta["seed"], "num": len(dances),
             "decoder": first.meta["decoder"]}
+
+
+def lifted_dance(dance: Any, ctx: Context) -> Any:
+    """A 2D model's dance lifted to canonical 3D joints (a character needs 3D), its song
+    timing kept."""
+    from ..lifting.pipeline import lift
+
+    lifted = lift(dance)
+    for warning in lifted.warnings:
+        ctx.log(warning)
+    motion = lifted.motion
+    motion.meta.update({key: value for key, value in dance.meta.items()
+                        if key not in motion.meta})
+    return motion
 
 
 # -- train ---------------------------------------------------------------------------------
@@ -178,7 +195,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "check": frozenset(),
     "analyse": frozenset({"song", "use_cache"}),
     "generate": frozenset({"song", "checkpoint", "output", "name", "start", "seconds", "seed",
-                           "num", "joints", "decoder", "use_cache", "device"}),
+                           "num", "joints", "decoder", "use_cache", "device", "lift"}),
     "train": frozenset({"dataset", "output", "format", "config", "schedule", "epochs", "resume",
                         "batch_size", "seq_len", "lr", "seed", "val_fraction", "mirror",
                         "precision", "image_size", "device"}),

@@ -297,6 +297,19 @@ def test_cancel_a_long_generation_leaves_nothing(start, tmp_path, how):
     assert leftovers(out) == []
 
 
+def test_generate_lifts_a_2d_models_dances_to_3d(start, excerpt, tmp_path):
+    model = checkpoint(tmp_path, joint_set="body25")
+    events, code, _ = run(start, {"job": "generate", "song": str(excerpt),
+                                  "checkpoint": str(model), "output": str(tmp_path / "out"),
+                                  "seconds": 2, "lift": True})
+    result = events[-1]
+    assert code == EXIT_OK and result["event"] == "result", result
+    dance = load_motion(result["files"][0])
+    assert dance.skeleton == "canonical24" and dance.dims == 3 and dance.fps == 15
+    assert dance.num_frames == 30 and dance.meta["beat_times"] == result["beat_times"]
+    assert any(e.get("stage") == "lift" for e in events)
+
+
 # -- train -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def paper_dataset(tmp_path_factory):
