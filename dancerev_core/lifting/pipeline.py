@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import DanceRevError
 from ..motion import Motion
 from ..skeletons import BODY_25, CANONICAL_24
+from ..smoothing import smooth_over_time
 from . import postprocess
 from .features import DEFAULT_ASPECT, LIFTER_FPS, body_size, image_plane, network_input
 from .geometric import geometric_lift
@@ -96,7 +97,7 @@ def lift_plane(plane: ImagePlane, method: Method = "learned",
 
 def finish(relative: np.ndarray, plane: ImagePlane, smoothing: float = 0.0) -> np.ndarray:
     """Step 4 at the lifter's rate: absolute joints (T x 24 x 3)."""
-    relative = postprocess.gaussian_smooth(relative, smoothing)
+    relative = smooth_over_time(relative, smoothing)
     relative = postprocess.constant_bone_lengths(relative - relative[:, :1])
     root = plane.points[:, ROOT_KEYPOINT]
     size = body_size(plane.points[:, INPUT_KEYPOINTS] - root[:, None])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..skeletons import CANONICAL_24, joint_set
+from ..smoothing import smooth_over_time
 from .features import body_size
 from .projection import body25_from_canonical
 from .skeleton import (
@@ -30,20 +31,6 @@ from .skeleton import (
 ASSUMED_DISTANCE = 5.0  # metres from camera to dancer, on average over a clip
 GROUND_SIGMA = 0.06  # seconds: smoothing of the body's height over the floor
 FLOOR_TOLERANCE = 0.02  # metres a sole may sink below z = 0 after that smoothing
-
-
-def gaussian_smooth(values: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing over axis 0 (sigma in frames), edges reflected."""
-    if sigma <= 0 or values.shape[0] < 3:
-        return values
-    radius = max(1, min(int(np.ceil(3 * sigma)), values.shape[0] - 1))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    padded = np.concatenate([values[radius:0:-1], values, values[-2:-radius - 2:-1]], axis=0)
-    out = np.zeros(values.shape, dtype=np.float64)
-    for offset, weight in enumerate(taps):
-        out += weight * padded[offset:offset + values.shape[0]]
-    return out
 
 
 def clip_bone_lengths(positions: np.ndarray) -> np.ndarray:
@@ -78,7 +65,7 @@ def floor_height(relative: np.ndarray, fps: float) -> np.ndarray:
     soles = np.stack([relative[:, joint, 2] - height * size
                       for joint, height in SOLE_HEIGHTS.items()], axis=1)
     needed = -soles.min(axis=1)
-    return np.maximum(gaussian_smooth(needed, GROUND_SIGMA * fps), needed - FLOOR_TOLERANCE)
+    return np.maximum(smooth_over_time(needed, GROUND_SIGMA * fps), needed - FLOOR_TOLERANCE)
 
 
 def floor_path(root_plane: np.ndarray, plane_size: np.ndarray,

@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import DanceRevError
 from ..motion import Motion
 from ..skeletons import CANONICAL_24
+from ..smoothing import smooth_over_time
 from .frames import J, JointFrames, JointPlan
 from .rest import RigRest
 from .rigmaps import BoneMap
@@ -84,21 +85,6 @@ def as_positions(motion: Motion | np.ndarray) -> np.ndarray:
     return positions
 
 
-def smooth(positions: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing over time (sigma in frames), edges reflected."""
-    if sigma <= 0 or positions.shape[0] < 3:
-        return positions
-    radius = max(1, min(int(np.ceil(3 * sigma)), positions.shape[0] - 1))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    padded = np.concatenate([positions[radius:0:-1], positions,
-                             positions[-2:-radius - 2:-1]], axis=0)
-    out = np.zeros_like(positions)
-    for offset, weight in enumerate(taps):
-        out += weight * padded[offset:offset + positions.shape[0]]
-    return out
-
-
 def retarget(positions: Motion | np.ndarray, rest: RigRest, bone_map: BoneMap | None = None,
              *, fps: float | None = None, smoothing: float = 0.0, anchor: Anchor = "rest",
              floor: float | None = None) -> Retargeted:
@@ -117,7 +103,7 @@ def retarget(positions: Motion | np.ndarray, rest: RigRest, bone_map: BoneMap | 
 
     if fps is None:
         fps = positions.fps if isinstance(positions, Motion) else 30.0
-    world = smooth(as_positions(positions), smoothing)
+    world = smooth_over_time(as_positions(positions), smoothing)
     if bone_map is None:
         bone_map = detect_bone_map(rest)
     plan = JointPlan(rest, bone_map)
