@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from ..errors import DanceRevError, InputFileError
+from ..files import atomic_output
 from ..music_features import FEATURE_BLOCKS, NUM_FEATURES
 from .config import ModelConfig
 from .network import Seq2Seq, default_device
@@ -81,16 +81,10 @@ def _fsync_dir(folder: Path) -> None:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write to a temp file in the same folder, fsync, rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as f:  # files get the user's usual mode, not mkstemp's 0600
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     _fsync_dir(path.parent)
 
 
