@@ -1,10 +1,20 @@
 """`dancerev recipe STEP`: the reproducible recipe behind the default model.
 
 Steps:
-  data   build the paired (music, 3D dance) training set from CMU motion capture and
-         permissively licensed songs plus synthesised music (`dancerev_core.pairing`)
-A `train` step (training the default model on OUT_DIR/train with the curriculum) is to be
-added here as another entry of STEPS; the data step's manifest is what it will quote.
+  data    build the paired (music, 3D dance) training set from CMU motion capture and
+          permissively licensed songs plus synthesised music (`dancerev_core.pairing`)
+  train   train the default model on DATA/train with the curriculum, using the recipe's
+          sizes (`dancerev_core/pretrained/dance-default.recipe.json`); resumable
+  export  the run's best checkpoint, weights only, as the shipped default model
+          (`dancerev_core/pretrained/dance-default.json` + safetensors)
+  evaluate  the quality figures of issue 8 on the data's held-out songs
+          (`dancerev_core.evaluation.default_model`): quality.json, quality.md, plots
+
+The whole recipe:
+    dancerev recipe data runs/default-data
+    dancerev recipe train runs/default-data -o runs/default-model     (add --resume to go on)
+    dancerev recipe export runs/default-model
+    dancerev recipe evaluate runs/default-model/best.json --data runs/default-data -o REPORT
 """
 
 from __future__ import annotations
@@ -17,11 +27,15 @@ from pathlib import Path
 from ..errors import DanceRevError
 
 DEFAULT_SHARED = Path(os.environ.get("DANCEREV_SHARED_DATA", "../shared/data"))
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
+RECIPE_CONFIG = PRETRAINED / "dance-default.recipe.json"
+DEFAULT_MODEL = PRETRAINED / "dance-default"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "recipe", help="the reproducible recipe of the default model (data, ...)",
+        "recipe",
+        help="the reproducible recipe of the default model (data, train, export, evaluate)",
         description="Steps of the recipe that builds the default model from data whose "
                     "licences allow shipping it.")
     steps = parser.add_subparsers(dest="step", metavar="STEP", required=True)
@@ -85,4 +99,114 @@ def run_data(args: argparse.Namespace) -> int:
     return 0
 
 
-STEPS = {"data": _add_data}
+def _add_train(steps: argparse._SubParsersAction) -> None:
+    parser = steps.add_parser(
+        "train", help="train the default model on a recipe data folder (resumable)",
+        description=f"`dancerev train DATA/train -o OUT --config {RECIPE_CONFIG.name}`: the "
+                    "recipe's model and training sizes (a small Seq2Seq, bf16 on CPUs with "
+                    "bf16 instructions). Stop it any time; --resume continues bit for bit.")
+    parser.add_argument("data_dir", help="the folder `recipe data` wrote")
+    parser.add_argument("-o", "--output", required=True, help="run folder (checkpoints)")
+    parser.add_argument("--epochs", type=int, help="total epochs to reach (default: the "
+                                                   "recipe's)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in OUTPUT")
+    parser.set_defaults(run=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..cli import main
+
+    data = Path(args.data_dir) / "train"
+    if not data.is_dir():
+        raise DanceRevError(f"{data}: no training folder (run `dancerev recipe data` first)")
+    command = ["train", str(data), "-o", args.output]
+    command += ["--resume"] if args.resume else ["--config", str(RECIPE_CONFIG)]
+    if args.epochs is not None:
+        command += ["--epochs", str(args.epochs)]
+    print("dancerev " + " ".join(command))
+    return main(command)
+
+
+def _add_export(steps: argparse._SubParsersAction) -> None:
+    parser = steps.add_parser(
+        "export", help="ship a run's best checkpoint (weights only) as the default model",
+        description="Copy RUN/best.json (or --checkpoint) without its optimizer state to "
+                    f"{DEFAULT_MODEL.name}.json + .safetensors in dancerev_core/pretrained, "
+                    "with the data manifest's summary in its training record.")
+    parser.add_argument("run_dir", help="the run folder of `recipe train`")
+    parser.add_argument("--checkpoint", default="best", help="best (default) or last")
+    parser.add_argument("--data", help="the recipe data folder, to quote its summary")
+    parser.add_argument("-o", "--output", default=str(DEFAULT_MODEL),
+                        help="where to write (default: the shipped default model)")
+    parser.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import json
+
+    from ..model.checkpoint import load_checkpoint, save_checkpoint
+
+    source = load_checkpoint(Path(args.run_dir) / args.checkpoint,
+                             expect_joint_set="canonical24")
+    record = {key: value for key, value in source.training.items()
+              if not key.startswith("optimizer")}
+    record["exported_from"] = f"{Path(args.run_dir).name}/{args.checkpoint}"
+    if args.data:
+        manifest = json.loads((Path(args.data) / "manifest.json").read_text(encoding="utf-8"))
+        record["recipe_data"] = {"summary": manifest.get("summary"),
+                                 "config": manifest.get("config")}
+    path = save_checkpoint(args.output, source.model, training=record)
+    weights = json.loads(path.read_text(encoding="utf-8"))["weights"]
+    for stale in path.parent.glob(f"{path.stem}.*.safetensors"):  # earlier exports' weights
+        if stale.name != weights:
+            stale.unlink()
+    size = path.stat().st_size + (path.parent / weights).stat().st_size
+    print(f"wrote {path} (epoch {record.get('epoch')}, {size / 1e6:.1f} MB)")
+    return 0
+
+
+def _add_evaluate(steps: argparse._SubParsersAction) -> None:
+    parser = steps.add_parser(
+        "evaluate", help="the default model's quality figures on held-out songs (issue 8)",
+        description="Generate dances with CHECKPOINT for the held-out songs of the data's "
+                    "test split (each test clip's song span, --num dances each) and for "
+                    "--seconds of held-out music (the held-out real songs, looped when "
+                    "shorter, and the held-out synthesised songs re-rendered from their "
+                    "seeds), and measure them against the real motion: no freezing (energy "
+                    "of the last 10 s / first 10 s, long-term FID), on the beat (hit rate vs "
+                    "the real test motion), variety (between songs, between variations) "
+                    "and physical plausibility (feet below the floor, bone lengths, "
+                    "frame-to-frame jumps vs the training motion). Writes "
+                    "REPORT_DIR/quality.json, quality.md and plots.")
+    parser.add_argument("checkpoint", help="model checkpoint (e.g. runs/default-model/best.json)")
+    parser.add_argument("--data", required=True, help="the folder `recipe data` wrote")
+    parser.add_argument("-o", "--output", required=True, help="report folder")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="length of the long dances (default 60)")
+    parser.add_argument("--num", type=int, default=4, help="dances per song (default 4)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--music", default=str(DEFAULT_SHARED / "music"),
+                        help="folder holding the held-out real songs (default: "
+                             "$DANCEREV_SHARED_DATA/music)")
+    parser.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..evaluation.default_model import QualitySettings, evaluate_checkpoint, summary_lines
+
+    began = time.monotonic()
+    settings = QualitySettings(seconds=args.seconds, num=args.num, seed=args.seed,
+                               music_dir=Path(args.music))
+    result = evaluate_checkpoint(args.checkpoint, args.data, args.output, settings, log=print)
+    epoch = result["checkpoint"].get("epoch")
+    print(f"quality of {args.checkpoint}" + (f" (epoch {epoch})" if epoch is not None else "")
+          + f": {result['passed']} passed, {result['failed']} failed")
+    for line in summary_lines(result):
+        print("  " + line)
+    print(f"wrote {Path(args.output) / 'quality.md'} and quality.json in "
+          f"{time.monotonic() - began:.0f} s")
+    return 0
+
+
+STEPS = {"data": _add_data, "train": _add_train, "export": _add_export,
+         "evaluate": _add_evaluate}
