@@ -110,6 +110,10 @@ def _add_train(steps: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default: the "
                                                    "recipe's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in OUTPUT")
+    parser.add_argument("--from-shipped", action="store_true",
+                        help="continue training the shipped default model (its weights and "
+                             "epoch; Adam starts afresh) in a new run folder OUTPUT: what a "
+                             "new machine with only the repository can do")
     parser.set_defaults(run=run_train)
 
 
@@ -120,11 +124,31 @@ def run_train(args: argparse.Namespace) -> int:
     if not data.is_dir():
         raise DanceRevError(f"{data}: no training folder (run `dancerev recipe data` first)")
     command = ["train", str(data), "-o", args.output]
-    command += ["--resume"] if args.resume else ["--config", str(RECIPE_CONFIG)]
+    if args.from_shipped:
+        seed_run_from_shipped(Path(args.output))
+    command += ["--resume"] if args.resume or args.from_shipped else ["--config",
+                                                                      str(RECIPE_CONFIG)]
     if args.epochs is not None:
         command += ["--epochs", str(args.epochs)]
     print("dancerev " + " ".join(command))
     return main(command)
+
+
+def seed_run_from_shipped(run: Path) -> None:
+    """Start a run folder from the shipped model, so `train --resume` continues it.
+
+    The export keeps the weights and the training record (epoch, curriculum, settings) but
+    not Adam's moments, which would double the file: Adam starts afresh, the only
+    difference from continuing the original run (its randomness is reseeded every epoch).
+    """
+    from ..model.checkpoint import load_checkpoint, save_checkpoint
+    from ..training.loop import LAST
+
+    if (run / f"{LAST}.json").exists():
+        raise DanceRevError(f"{run} already holds a run: continue it with --resume")
+    shipped = load_checkpoint(DEFAULT_MODEL, expect_joint_set="canonical24")
+    save_checkpoint(run / LAST, shipped.model, shipped.training)
+    print(f"continuing the shipped model from epoch {shipped.training.get('epoch')} in {run}")
 
 
 def _add_export(steps: argparse._SubParsersAction) -> None:
