@@ -19,7 +19,8 @@ import numpy as np
 from .errors import DanceRevError
 from .motion import Motion
 from .music_features import MusicFeatures
-from .skeletons import joint_set
+from .plausible import plausible_positions
+from .skeletons import CANONICAL_24, joint_set
 
 if TYPE_CHECKING:
     from .model.checkpoint import Checkpoint
@@ -112,9 +113,15 @@ def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: flo
             "audio_start": audio_start, "beat_times": [round(float(b), 6) for b in beats],
             "tempo": float(features.tempo), "seed": int(seed), "num": int(num),
             "decoder": used}
-    return [poses_to_motion(poses[k], config.joint_set, config.fps,
-                            {**meta, "variation": k + 1})
-            for k in range(num)]
+    dances = [poses_to_motion(poses[k], config.joint_set, config.fps,
+                              {**meta, "variation": k + 1})
+              for k in range(num)]
+    if config.joint_set == CANONICAL_24.name:  # bones of one length, feet out of the floor
+        dances = [dance.with_positions(plausible_positions(dance.positions, dance.fps)
+                                       .astype(np.float32)) for dance in dances]
+        for dance in dances:
+            dance.meta["plausible"] = "constant bone lengths, feet on the floor (plausible.py)"
+    return dances
 
 
 def variation_paths(output: str | Path, num: int) -> list[Path]:

@@ -1,0 +1,38 @@
+"""Physically plausible generated 3D dances: bones keep their length, feet stay out of the floor.
+
+A model that writes joint positions frame by frame is bound by neither rule: its bones
+stretch and shrink, and nothing stops a foot from going through the floor. Both are put right
+after generation, as lifting does for 2D input: every bone gets one length for the whole
+dance (its median, left and right averaged) with its direction kept, the dance stands on the
+floor (the 5th percentile of its lowest soles at z = 0, as the training data stands), and any
+frame whose sole would still sink deeper than FLOOR_TOLERANCE is raised, smoothly, so
+contacts do not jitter. Jumps are kept: nothing is pulled down.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .lifting.postprocess import FLOOR_TOLERANCE, GROUND_SIGMA, constant_bone_lengths
+from .pairing.cleaning import FEET, FOOT_JOINT_HEIGHT
+from .smoothing import smooth_over_time
+
+STAND_PERCENTILE = 5.0  # the lowest soles of a dance this often below the floor, before lifting
+
+
+def soles(positions: np.ndarray) -> np.ndarray:
+    """Per frame, the height of the lowest sole (FOOT_JOINT_HEIGHT under the lowest foot joint)."""
+    return positions[:, FEET, 2].min(axis=1) - FOOT_JOINT_HEIGHT
+
+
+def plausible_positions(positions: np.ndarray, fps: float) -> np.ndarray:
+    """Absolute canonical joints (T x 24 x 3, metres, Z up) with constant bones, on the floor."""
+    positions = np.asarray(positions, dtype=np.float64)
+    root = positions[:, :1]
+    fixed = constant_bone_lengths(positions - root) + root
+    fixed[..., 2] -= np.percentile(soles(fixed), STAND_PERCENTILE)
+    needed = np.maximum(0.0, -soles(fixed))
+    raise_by = np.maximum(smooth_over_time(needed, GROUND_SIGMA * fps),
+                          needed - FLOOR_TOLERANCE)
+    fixed[..., 2] += raise_by[:, None]
+    return fixed

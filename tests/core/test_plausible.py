@@ -1,0 +1,58 @@
+"""Generated 3D dances are made physically plausible: constant bones, no feet in the floor."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dancerev_core.formats.reading import read_motion
+from dancerev_core.pairing.cleaning import FOOT_JOINT_HEIGHT
+from dancerev_core.plausible import plausible_positions, soles
+from dancerev_core.skeletons import CANONICAL_24
+from tests.conftest import shared_data
+
+PARENTS = np.array(CANONICAL_24.parents[1:])
+
+
+def bones(positions):
+    return np.linalg.norm(positions[:, 1:] - positions[:, PARENTS], axis=-1)
+
+
+def real_dance():
+    motion = read_motion(shared_data("mocap", "cmu", "05", "005_02.bvh"), joints="canonical")
+    return motion.resample(15).to_absolute().positions.astype(np.float64)
+
+
+def test_stretching_bones_get_one_length_and_keep_their_directions():
+    dance = real_dance()
+    rng = np.random.default_rng(0)
+    root = dance[:, :1]
+    stretched = root + (dance - root) * rng.uniform(0.8, 1.25, (len(dance), 1, 1))
+    fixed = plausible_positions(stretched, 15.0)
+    lengths = bones(fixed)
+    assert (lengths.std(axis=0) / lengths.mean(axis=0)).max() < 1e-6
+    before = stretched[:, 1:] - stretched[:, PARENTS]
+    after = fixed[:, 1:] - fixed[:, PARENTS]
+    cos = (before * after).sum(-1) / np.linalg.norm(before, axis=-1) / np.linalg.norm(
+        after, axis=-1)
+    assert cos.min() > 1 - 1e-9
+
+
+def test_sinking_feet_come_out_of_the_floor_and_jumps_stay():
+    dance = real_dance()
+    sinking = dance.copy()
+    sinking[:, :, 2] -= np.linspace(0, 0.3, len(dance))[:, None]  # slowly through the floor
+    jump = slice(40, 50)
+    sinking[jump, :, 2] += 0.4
+    fixed = plausible_positions(sinking, 15.0)
+    assert soles(fixed).min() >= -0.02 - 1e-9
+    assert np.percentile(soles(fixed), 5) >= -1e-9
+    assert soles(fixed)[jump].min() > 0.1  # still in the air
+    assert (fixed[:, :, 2].min() + FOOT_JOINT_HEIGHT) > -0.05
+
+
+def test_a_plausible_dance_is_left_nearly_as_it_was():
+    dance = real_dance()
+    standing = dance.copy()
+    standing[..., 2] -= np.percentile(soles(standing), 5)
+    fixed = plausible_positions(standing, 15.0)
+    assert np.abs(fixed - standing).mean() < 0.02
