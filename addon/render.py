@@ -20,22 +20,39 @@ PREVIEW_NAME = "DanceRev Preview"
 FLOOR_NAME = "DanceRev Floor"
 
 
-def posed_bounds(armature: bpy.types.Object, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World-space (min, max) corners of the pose bones' heads and tails over `frames`."""
+def posed_points(armature: bpy.types.Object, frames: np.ndarray) -> np.ndarray:
+    """World-space heads and tails of every pose bone at each frame (F x 2B x 3)."""
     scene = bpy.context.scene
     current = scene.frame_current
-    points = []
+    samples = []
     try:
         for frame in frames:
             scene.frame_set(int(frame))
-            world = armature.matrix_world
-            for bone in armature.pose.bones:
-                points.append(world @ bone.head)
-                points.append(world @ bone.tail)
+            world = np.array(armature.matrix_world, dtype=np.float64)
+            local = np.array([point for bone in armature.pose.bones
+                              for point in (bone.head, bone.tail)], dtype=np.float64)
+            samples.append(local @ world[:3, :3].T + world[:3, 3])
     finally:
         scene.frame_set(current)
-    array = np.array(points, dtype=np.float64)
-    return array.min(axis=0), array.max(axis=0)
+    return np.stack(samples)
+
+
+def posed_bounds(armature: bpy.types.Object, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World-space (min, max) corners of the pose bones' heads and tails over `frames`."""
+    points = posed_points(armature, frames).reshape(-1, 3)
+    return points.min(axis=0), points.max(axis=0)
+
+
+def follow_path(points: np.ndarray) -> np.ndarray:
+    """Where the camera aims at each sample: the body's horizontal centre, smoothed over a few
+    samples so the camera glides instead of shaking; height fixed (F x 3)."""
+    centre = (points.min(axis=1) + points.max(axis=1)) / 2
+    if len(centre) >= 3:
+        kernel = np.array([0.25, 0.5, 0.25])
+        padded = np.concatenate([centre[:1], centre, centre[-1:]])
+        centre = sum(w * padded[k:k + len(centre)] for k, w in enumerate(kernel))
+    centre[:, 2] = centre[:, 2].mean()
+    return centre
 
 
 def _linked(scene: bpy.types.Scene, obj: bpy.types.Object) -> bpy.types.Object:
@@ -87,6 +104,24 @@ def frame_camera(scene: bpy.types.Scene, low: np.ndarray, high: np.ndarray,
     return obj
 
 
+def follow_camera(scene: bpy.types.Scene, points: np.ndarray, frames: np.ndarray,
+                  aspect: float) -> bpy.types.Object:
+    """A camera that travels with the dancer: framed on the largest pose around the body's
+    centre, keyed at the sampled frames along the (smoothed) path of that centre."""
+    centres = follow_path(points)
+    relative = points - centres[:, None]
+    low, high = relative.reshape(-1, 3).min(axis=0), relative.reshape(-1, 3).max(axis=0)
+    low[2] = min(low[2], -centres[0, 2])  # keep the floor in the picture
+    camera = frame_camera(scene, low, high, aspect)
+    offset = np.array(camera.location)
+    if camera.animation_data is not None:
+        camera.animation_data_clear()
+    for frame, centre in zip(frames, centres, strict=True):
+        camera.location = tuple(offset + centre)
+        camera.keyframe_insert("location", frame=int(frame))
+    return camera
+
+
 def configure_output(scene: bpy.types.Scene, path: str | Path, size: tuple[int, int],
                      with_audio: bool = True) -> None:
     """Workbench, H.264 MP4 (AAC audio when the scene has sound) at `size` pixels."""
@@ -123,11 +158,13 @@ def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: in
     adjust them; the dance itself is not touched.
     """
     scene = bpy.context.scene
-    samples = np.linspace(frame_start, frame_end, num=min(40, frame_end - frame_start + 1))
-    low, high = posed_bounds(armature, np.round(samples))
+    frames = np.unique(np.round(np.linspace(frame_start, frame_end,
+                                            num=max(2, (frame_end - frame_start) // 6 + 1))))
+    points = posed_points(armature, frames)
+    low, high = points.reshape(-1, 3).min(axis=0), points.reshape(-1, 3).max(axis=0)
     footprint = max(high[0] - low[0], high[1] - low[1], 2.0) * 3
     add_floor(scene, (low + high) / 2, footprint)
-    frame_camera(scene, np.minimum(low, [np.inf, np.inf, 0.0]), high, size[0] / size[1])
+    follow_camera(scene, points, frames, size[0] / size[1])
     has_sound = scene.sequence_editor is not None and any(
         strip.type == "SOUND" for strip in scene.sequence_editor.strips_all)
     path = Path(path)

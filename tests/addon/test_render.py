@@ -33,16 +33,23 @@ def walking_armature():
     return obj
 
 
-def test_the_camera_frames_every_pose(walking_armature):
+def test_the_camera_follows_and_frames_every_pose(walking_armature):
     scene = bpy.context.scene
     low, high = render.posed_bounds(walking_armature, np.arange(1, 25))
     assert low[0] == pytest.approx(0.0, abs=1e-6) and high[0] == pytest.approx(3.0, abs=1e-6)
-    camera = render.frame_camera(scene, low, high, aspect=16 / 9)
+    frames = np.arange(1, 25, 3)
+    points = render.posed_points(walking_armature, frames)
+    camera = render.follow_camera(scene, points, frames, aspect=16 / 9)
     scene.render.resolution_x, scene.render.resolution_y = 1600, 900
-    bpy.context.view_layer.update()
-    for corner in np.array(np.meshgrid(*zip(low, high, strict=True))).T.reshape(-1, 3):
-        x, y, depth = world_to_camera_view(scene, camera, Vector(corner))
-        assert 0 <= x <= 1 and 0 <= y <= 1 and depth > 0, corner
+    distances = []
+    for frame, pose in zip(frames, points, strict=True):
+        scene.frame_set(int(frame))
+        for corner in np.array(np.meshgrid(*zip(pose.min(0), pose.max(0), strict=True))
+                               ).T.reshape(-1, 3):
+            x, y, depth = world_to_camera_view(scene, camera, Vector(corner))
+            assert 0 <= x <= 1 and 0 <= y <= 1 and depth > 0, (frame, corner)
+        distances.append(camera.matrix_world.translation.x)
+    assert distances[-1] - distances[0] == pytest.approx(3.0 * 21 / 23, abs=0.3)  # it travels
 
 
 def test_the_preview_has_video_and_the_song(walking_armature, tmp_path):
