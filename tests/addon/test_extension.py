@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,31 @@ def test_installs_and_enables_headless(extension_zip):
 
     bpy.ops.preferences.addon_disable(module="bl_ext.user_default.dancerev")
     assert not hasattr(bpy.types, "DANCEREV_PT_main")
+
+
+def test_the_installed_extension_dances_with_its_own_core(extension_zip, model, tmp_path,
+                                                          monkeypatch):
+    """Generate through the installed zip: its operators, its worker, its dancerev_core."""
+    import soundfile
+
+    from dancerev_core.synth import write_demo_track
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert bpy.ops.extensions.package_install_files(
+        filepath=str(extension_zip), repo="user_default", enable_on_install=True) == {"FINISHED"}
+    module = sys.modules["bl_ext.user_default.dancerev"]
+    monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    song = tmp_path / "groove.wav"
+    write_demo_track(song, seconds=4)
+    assert soundfile.info(song).duration == pytest.approx(4, abs=0.1)
+    assert bpy.ops.dancerev.add_default_character() == {"FINISHED"}
+    settings = bpy.context.scene.dancerev
+    settings.song_path, settings.checkpoint_path = str(song), str(model)
+    assert bpy.ops.dancerev.generate() == {"FINISHED"}
+    job = module.runs.active("generate").job
+    assert Path(job.core_path) == Path(module.__file__).parent  # the zip's own core
+    module.runs.finish_all(timeout=120)
+    assert "Error" not in settings.status, settings.status
+    assert module.keyframes.is_dance_action(settings.armature.animation_data.action)
+    bpy.ops.preferences.addon_disable(module="bl_ext.user_default.dancerev")
