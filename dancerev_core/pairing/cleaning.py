@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..motion import Motion
+from ..retarget.solver import leg_lengths
 from ..skeletons import CANONICAL_24
 
 J = {name: index for index, name in enumerate(CANONICAL_24.joint_names)}
@@ -28,16 +29,6 @@ GLITCH_SPEED = 15.0  # leg lengths per second (13.5 m/s): faster than any real l
 GLITCH_TURN = 3000.0  # degrees per second; clean CMU phrases stay under ~2,600
 MIN_SEGMENT_SECONDS = 1.5
 MAX_BACKWARD_KNEE_SHARE = 0.15
-
-
-def leg_lengths(positions: np.ndarray) -> np.ndarray:
-    """Per frame: mean over both legs of hip-knee plus knee-ankle length."""
-    total = 0.0
-    for side in ("left", "right"):
-        hip, knee, ankle = (positions[:, J[f"{side}_{p}"]] for p in ("hip", "knee", "ankle"))
-        total = total + np.linalg.norm(knee - hip, axis=-1) + np.linalg.norm(ankle - knee,
-                                                                             axis=-1)
-    return total / 2
 
 
 def normalise_body(motion: Motion) -> Motion:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..lifting.postprocess import constant_bone_lengths
 from ..motion import Motion
 from ..skeletons import CANONICAL_24
 
@@ -78,16 +79,10 @@ def _local(positions: np.ndarray) -> np.ndarray:
 
 
 def restore_bone_lengths(positions: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Keep each bone's direction, set its length (parents first), roots unchanged."""
-    out = positions.copy()
-    for joint in CANONICAL_24.topological_order:
-        parent = CANONICAL_24.parents[joint]
-        if parent < 0:
-            continue
-        bone = positions[:, joint] - positions[:, parent]
-        norm = np.linalg.norm(bone, axis=-1, keepdims=True)
-        out[:, joint] = out[:, parent] + bone / np.maximum(norm, 1e-9) * lengths[joint]
-    return out
+    """Keep each bone's direction, set its length (parents first), roots unchanged.
+
+    `lengths` is per joint (the bone ending there; the root's is ignored)."""
+    return constant_bone_lengths(positions, np.asarray(lengths)[1:])
 
 
 def bone_lengths(positions: np.ndarray) -> np.ndarray:

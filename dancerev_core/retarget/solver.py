@@ -202,7 +202,8 @@ def _anchor_bone(plan: JointPlan, joint: str) -> int:
     return plan.drivers[parent]
 
 
-def _leg_lengths(x: np.ndarray) -> np.ndarray:
+def leg_lengths(x: np.ndarray) -> np.ndarray:
+    """Per frame: mean over both legs of hip-knee plus knee-ankle length."""
     total = 0.0
     for side in ("left", "right"):
         hip, knee, ankle = (x[:, J[f"{side}_{p}"]] for p in ("hip", "knee", "ankle"))
@@ -212,8 +213,8 @@ def _leg_lengths(x: np.ndarray) -> np.ndarray:
 
 
 def _leg_ratio(world: np.ndarray, rest: RigRest, plan: JointPlan) -> float:
-    character = float(_leg_lengths(rest.to_world(plan.points)[None])[0])
-    dancer = float(np.median(_leg_lengths(world)))
+    character = float(leg_lengths(rest.to_world(plan.points)[None])[0])
+    dancer = float(np.median(leg_lengths(world)))
     if dancer <= 0 or character <= 0:
         raise DanceRevError("legs of zero length: cannot scale the root motion")
     return character / dancer
@@ -232,7 +233,7 @@ def _root_target(world: np.ndarray, rest: RigRest, plan: JointPlan, anchor: Anch
     feet = [J[j] for j in ("left_ankle", "right_ankle", "left_foot", "right_foot")
             if j in plan.has]
     dancer_ground = float(np.percentile(world[:, feet, 2].min(axis=1), 5))
-    legs = _leg_lengths(rest_world[None])[0]
+    legs = leg_lengths(rest_world[None])[0]
     drop = np.mean([rest_world[J[f"{s}_hip"], 2] - rest_world[J[f"{s}_ankle"], 2]
                     for s in ("left", "right")])
     if floor is None and drop > 0.5 * legs:  # a standing rest pose: its feet are down
