@@ -5,7 +5,7 @@ stretch and shrink, and nothing stops a foot from going through the floor. Both 
 after generation, as lifting does for 2D input: every bone gets one length for the whole
 dance (its median, left and right averaged) with its direction kept, the dance stands on the
 floor (the 5th percentile of its lowest soles at z = 0, as the training data stands), and any
-frame whose sole would still sink deeper than FLOOR_TOLERANCE is raised, smoothly, so
+frame whose sole would still sink deeper than SINK_ALLOWED is raised, smoothly, so
 contacts do not jitter. Jumps are kept: nothing is pulled down.
 """
 
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lifting.postprocess import FLOOR_TOLERANCE, GROUND_SIGMA, constant_bone_lengths
+from .lifting.postprocess import GROUND_SIGMA, constant_bone_lengths
 from .pairing.cleaning import FEET, FOOT_JOINT_HEIGHT
 from .smoothing import smooth_over_time
 
 STAND_PERCENTILE = 5.0  # the lowest soles of a dance this often below the floor, before lifting
+SINK_ALLOWED = 0.015  # metres a sole may stay below the floor: under 2 cm after float32 rounding
 
 
 def soles(positions: np.ndarray) -> np.ndarray:
@@ -33,6 +34,6 @@ def plausible_positions(positions: np.ndarray, fps: float) -> np.ndarray:
     fixed[..., 2] -= np.percentile(soles(fixed), STAND_PERCENTILE)
     needed = np.maximum(0.0, -soles(fixed))
     raise_by = np.maximum(smooth_over_time(needed, GROUND_SIGMA * fps),
-                          needed - FLOOR_TOLERANCE)
+                          needed - SINK_ALLOWED)
     fixed[..., 2] += raise_by[:, None]
     return fixed
