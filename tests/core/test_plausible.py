@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dancerev_core.formats.reading import read_motion
 from dancerev_core.pairing.cleaning import FOOT_JOINT_HEIGHT
-from dancerev_core.plausible import plausible_positions, soles
+from dancerev_core.plausible import on_the_floor_with_constant_bones, plausible_positions, soles
 from dancerev_core.skeletons import CANONICAL_24
 from tests.conftest import shared_data
 
@@ -27,7 +28,7 @@ def test_stretching_bones_get_one_length_and_keep_their_directions():
     rng = np.random.default_rng(0)
     root = dance[:, :1]
     stretched = root + (dance - root) * rng.uniform(0.8, 1.25, (len(dance), 1, 1))
-    fixed = plausible_positions(stretched, 15.0)
+    fixed = on_the_floor_with_constant_bones(stretched, 15.0)
     lengths = bones(fixed)
     assert (lengths.std(axis=0) / lengths.mean(axis=0)).max() < 1e-6
     before = stretched[:, 1:] - stretched[:, PARENTS]
@@ -54,5 +55,17 @@ def test_a_plausible_dance_is_left_nearly_as_it_was():
     dance = real_dance()
     standing = dance.copy()
     standing[..., 2] -= np.percentile(soles(standing), 5)
-    fixed = plausible_positions(standing, 15.0)
+    fixed = on_the_floor_with_constant_bones(standing, 15.0)
     assert np.abs(fixed - standing).mean() < 0.02
+
+
+def test_the_dance_is_turned_to_face_the_front():
+    from dancerev_core.pairing.routines import facing, rotate_yaw
+
+    dance = real_dance()
+    away = rotate_yaw(dance, np.radians(150), dance[0, 0, :2])
+    fixed = plausible_positions(away, 15.0)
+    angles = facing(fixed)
+    mean = np.degrees(np.arctan2(np.sin(angles).mean(), np.cos(angles).mean()))
+    assert mean == pytest.approx(-90.0, abs=1e-6)
+    assert np.allclose(fixed[0, 0, :2], away[0, 0, :2])  # turned where it starts
