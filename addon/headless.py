@@ -79,11 +79,9 @@ def load_character(path: str | Path | None) -> bpy.types.Object:
     armatures = [obj for obj in bpy.context.scene.objects if obj.type == "ARMATURE"]
     if not armatures:
         raise DanceRevError(f"{path}: no armature in the file")
-    for obj in armatures:
-        if _mappable(obj):
-            return obj
-    dance.plan_bone_map(armatures[0])  # raises the message naming what is missing
-    raise AssertionError("unreachable")
+    if len(armatures) == 1:  # mapped once, by plan_dance, which says what any rig lacks
+        return armatures[0]
+    return next((obj for obj in armatures if _mappable(obj)), armatures[0])
 
 
 def _replace_when_done(path: Path, write: Callable[[Path], Any]) -> Path:

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .body_frame import FEET, FOOT_JOINT_HEIGHT, facing, rotate_yaw
 from .lifting.postprocess import GROUND_SIGMA, constant_bone_lengths
-from .pairing.cleaning import FEET, FOOT_JOINT_HEIGHT
-from .pairing.routines import facing, rotate_yaw
 from .smoothing import smooth_over_time
 
 STAND_PERCENTILE = 5.0  # the lowest soles of a dance this often below the floor, before lifting

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..pairing.cleaning import FEET, FOOT_JOINT_HEIGHT
+from ..body_frame import FEET, FOOT_JOINT_HEIGHT
 from ..skeletons import CANONICAL_24
 from .beats import speed_curve
 from .frechet import fid, normalise_by

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..body_frame import rotate_yaw
 from ..motion import Motion
-from .routines import rotate_yaw
 
 
 def augment(motion: Motion, mirror: bool, yaw_degrees: float) -> Motion:

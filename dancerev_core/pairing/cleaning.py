@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..body_frame import FEET, FOOT_JOINT_HEIGHT
 from ..motion import Motion
 from ..retarget.solver import leg_lengths
 from ..skeletons import CANONICAL_24
 
 J = {name: index for index, name in enumerate(CANONICAL_24.joint_names)}
-FEET = [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]]
 REFERENCE_LEG_LENGTH = 0.90  # metres, hip to knee plus knee to ankle (an adult of ~1.75 m)
-FOOT_JOINT_HEIGHT = 0.05  # metres: the foot joints' centres stand this high above the floor
 GLITCH_SPEED = 15.0  # leg lengths per second (13.5 m/s): faster than any real limb motion
 GLITCH_TURN = 3000.0  # degrees per second; clean CMU phrases stay under ~2,600
 MIN_SEGMENT_SECONDS = 1.5

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..body_frame import facing, rotate_yaw
 from ..lifting.postprocess import constant_bone_lengths
 from ..motion import Motion
 from ..skeletons import CANONICAL_24
@@ -45,26 +46,6 @@ class Routine:
     @property
     def duration(self) -> float:
         return self.motion.duration
-
-
-def facing(positions: np.ndarray) -> np.ndarray:
-    """Per frame, the angle (radians) of the direction the dancer faces, in the floor plane.
-
-    Left side at +x means facing -y: facing = (left - right) x up, from hips and shoulders.
-    """
-    across = (positions[:, J["left_hip"]] - positions[:, J["right_hip"]]
-              + positions[:, J["left_shoulder"]] - positions[:, J["right_shoulder"]])
-    return np.arctan2(-across[:, 0], across[:, 1])
-
-
-def rotate_yaw(positions: np.ndarray, angle: float, centre: np.ndarray) -> np.ndarray:
-    """Positions turned by `angle` radians about the vertical axis through `centre` (x, y)."""
-    cos, sin = np.cos(angle), np.sin(angle)
-    out = positions.astype(np.float64).copy()
-    x, y = out[..., 0] - centre[0], out[..., 1] - centre[1]
-    out[..., 0] = centre[0] + cos * x - sin * y
-    out[..., 1] = centre[1] + sin * x + cos * y
-    return out
 
 
 def _local(positions: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dancerev_core.body_frame import FOOT_JOINT_HEIGHT
 from dancerev_core.formats.reading import read_motion
-from dancerev_core.pairing.cleaning import FOOT_JOINT_HEIGHT
 from dancerev_core.plausible import on_the_floor_with_constant_bones, plausible_positions, soles
 from dancerev_core.skeletons import CANONICAL_24
 from tests.conftest import shared_data
@@ -60,7 +60,7 @@ def test_a_plausible_dance_is_left_nearly_as_it_was():
 
 
 def test_the_dance_is_turned_to_face_the_front():
-    from dancerev_core.pairing.routines import facing, rotate_yaw
+    from dancerev_core.body_frame import facing, rotate_yaw
 
     dance = real_dance()
     away = rotate_yaw(dance, np.radians(150), dance[0, 0, :2])
