@@ -42,6 +42,7 @@ class DancePlan:
     frame_start: float = 1.0  # scene frame of the dance's first frame
     add_song: bool = True  # a sound strip for the song (False: the scene already has it)
     beat_markers: bool = True
+    beat_sync: bool = True  # accents re-timed onto the beats (dancerev_core/beat_sync.py)
 
 
 def song_from_strip(scene: bpy.types.Scene, name: str) -> tuple[Path, float]:
@@ -101,7 +102,7 @@ def generate_request(plan: DancePlan, output: str | Path) -> dict[str, Any]:
     return {"job": "generate", "song": str(plan.song.resolve()),
             "checkpoint": str(plan.checkpoint.resolve()), "output": str(Path(output).resolve()),
             "start": plan.start, "seconds": plan.seconds,
-            "seed": plan.seed, "num": plan.num, "lift": True}
+            "seed": plan.seed, "num": plan.num, "lift": True, "beat_sync": plan.beat_sync}
 
 
 def _canonical(dance: motion.Motion, path: Path) -> motion.Motion:

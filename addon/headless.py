@@ -146,6 +146,7 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                *, render_path: str | Path | None = None, bvh_path: str | Path | None = None,
                model: str = "", bone_map: str = "", start: float = 0.0,
                seconds: float | None = None, seed: int = 0, num: int = 1,
+               beat_sync: bool = True,
                fps: float | None = None, size: tuple[int, int] = (480, 270),
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole main job; returns {"outputs": {...}, "timings": {...}, "armature": name}."""
@@ -161,7 +162,7 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
         scene.render.fps, scene.render.fps_base = int(round(fps or 30)), 1.0
     log(f"character: {armature.name} ({len(armature.data.bones)} bones)")
     plan = dance.plan_dance(armature, song, model, bone_map, start=start, seconds=seconds,
-                            seed=seed, num=num, frame_start=1.0)
+                            seed=seed, num=num, frame_start=1.0, beat_sync=beat_sync)
     log(f"rig map: {plan.bone_map.chosen}; model: {plan.checkpoint.name}")
     timings.lap("character")
     scratch = Path(os.environ.get("DANCEREV_SCRATCH") or output.parent) / f".{output.stem}.dances"
@@ -211,6 +212,7 @@ def main(args: Any) -> int:
     summary = dance_song(args.audio, args.output, args.character, render_path=args.render,
                          bvh_path=args.bvh, model=args.model or "", bone_map=args.map or "",
                          start=args.start, seconds=args.seconds, seed=args.seed, num=args.num,
-                         fps=args.fps, size=size, log=log_to_stderr)
+                         beat_sync=not args.no_beat_sync, fps=args.fps, size=size,
+                         log=log_to_stderr)
     print_summary(summary, started)
     return 0

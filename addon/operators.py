@@ -123,7 +123,8 @@ class DANCEREV_OT_generate(bpy.types.Operator):
                 target_armature(context) or settings.armature or context.active_object,
                 song, settings.checkpoint_path, settings.bone_map_path, start=settings.start,
                 seconds=settings.length or None, seed=settings.seed, num=settings.variations,
-                frame_start=frame_start, add_song=add_song, beat_markers=settings.beat_markers)
+                frame_start=frame_start, add_song=add_song, beat_markers=settings.beat_markers,
+                beat_sync=settings.beat_sync)
             runs.start(GenerateRun(scene, plan, runs.scratch_folder("dances"), context))
         except DanceRevError as error:
             self.report({"ERROR"}, str(error))

@@ -54,6 +54,10 @@ class DanceRevSettings(bpy.types.PropertyGroup):
                                       description="Different dances for the song, made at once")
     beat_markers: bpy.props.BoolProperty(name="Beat Markers", default=True,
                                          description="Timeline markers on the musical beats")
+    beat_sync: bpy.props.BoolProperty(
+        name="Sync to Beats", default=True,
+        description="Re-time the dance by a little so its accents land on the beats (off: "
+                    "the model's own timing)")
     frame_start: bpy.props.IntProperty(name="Start Frame", default=1,
                                        description="Scene frame where the dance begins")
     # --- results

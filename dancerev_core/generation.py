@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .beat_sync import sync_to_beats
 from .errors import DanceRevError
 from .motion import Motion
 from .music_features import MusicFeatures
@@ -59,6 +60,7 @@ def poses_to_motion(poses: np.ndarray, joints: str, fps: float,
 
 def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: float | None = None,
                    seed: int = 0, num: int = 1, *, start: float = 0.0, decoder: str = "fast",
+                   beat_sync: bool = True,
                    progress: Callable[[int, int], None] | None = None) -> list[Motion]:
     """`num` dances for the music from `start` for `seconds` (default: to the song's end).
 
@@ -73,7 +75,10 @@ def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: flo
     fp32 result; the rearranged fp32 path on other devices); "plain" is the straightforward
     fp32 loop `Seq2Seq.generate`. Any length works: the encoder runs in windows and the
     decoder needs constant memory per step. `progress(done, total)` (fast decoder only) is
-    called every few dozen frames; an exception raised there cancels.
+    called every few dozen frames; an exception raised there cancels. `beat_sync` (default)
+    re-times each dance by a little so its accents land on the song's beats (beat_sync.py;
+    `meta["beat_sync"]` says what it did); 3D canonical dances are then made physically
+    plausible (plausible.py).
     """
     import torch
 
@@ -116,12 +121,21 @@ def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: flo
     dances = [poses_to_motion(poses[k], config.joint_set, config.fps,
                               {**meta, "variation": k + 1})
               for k in range(num)]
+    if beat_sync:
+        dances = [synced_to_beats(dance) for dance in dances]
     if config.joint_set == CANONICAL_24.name:  # bones of one length, feet out of the floor
         dances = [dance.with_positions(plausible_positions(dance.positions, dance.fps)
                                        .astype(np.float32)) for dance in dances]
         for dance in dances:
             dance.meta["plausible"] = "constant bone lengths, feet on the floor (plausible.py)"
     return dances
+
+
+def synced_to_beats(dance: Motion) -> Motion:
+    """The dance re-timed onto the beats in its meta (beat_sync.py), with a note of what moved."""
+    positions, report = sync_to_beats(dance.positions, dance.fps, dance.meta["beat_times"])
+    return dance.with_positions(positions.astype(np.float32),
+                                meta={**dance.meta, "beat_sync": report.summary()})
 
 
 def variation_paths(output: str | Path, num: int) -> list[Path]:

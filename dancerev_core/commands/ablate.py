@@ -148,7 +148,7 @@ def generate_for(clips: list[Any], checkpoint_path: Path, out_dir: Path, seconds
         if clip.audio_offset * fps >= music.num_frames:
             continue
         dances = generate_dance(music, checkpoint, seconds=length, seed=seed, num=num,
-                                start=clip.audio_offset)
+                                start=clip.audio_offset, beat_sync=False)  # the model's own
         for k, dance in enumerate(dances, start=1):
             dance.meta.update(genre=clip.genre, music=clip.name, real_clip=clip.name)
             save_motion(dance, out_dir / f"{clip.name}_{k}.npz")

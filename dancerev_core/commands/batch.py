@@ -2,10 +2,10 @@
 
 The manifest is JSON: {"defaults": {...}, "jobs": [{...}, ...]} (or just the list), each job
 the options of `dancerev dance`: song, output (.blend) and optionally character, render,
-bvh, model, map, seconds, start, seed, num, fps, size. Relative paths start at the
-manifest's folder. Each job runs in its own process (its own bpy and its own worker), so a
-job that fails or crashes stops nobody else; its full output goes to OUTPUT.log beside its
-.blend. Jobs whose outputs all exist are skipped (--force runs them again).
+bvh, model, map, seconds, start, seed, num, fps, size, beat_sync (true or false). Relative
+paths start at the manifest's folder. Each job runs in its own process (its own bpy and its
+own worker), so a job that fails or crashes stops nobody else; its full output goes to
+OUTPUT.log beside its .blend. Jobs whose outputs all exist are skipped (--force runs them again).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ..files import load_json
 
 PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
 OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
+FLAG_KEYS = ("beat_sync",)  # true by default; false passes --no-beat-sync
 OUTPUT_KEYS = ("output", "render", "bvh")
 
 
@@ -52,6 +53,9 @@ class Job:
         for key in PATH_KEYS[2:] + OPTION_KEYS:
             if s.get(key) is not None:
                 command += [f"--{key}", str(s[key])]
+        for key in FLAG_KEYS:
+            if s.get(key) is False:
+                command.append(f"--no-{key.replace('_', '-')}")
         return command
 
 
@@ -79,9 +83,13 @@ def read_manifest(path: str | Path) -> list[Job]:
         if not isinstance(entry, dict):
             raise InputFileError(path, f"job {number} is not a JSON object")
         settings = {**defaults, **entry}
-        unknown = sorted(set(settings) - set(PATH_KEYS) - set(OPTION_KEYS))
+        unknown = sorted(set(settings) - set(PATH_KEYS) - set(OPTION_KEYS) - set(FLAG_KEYS))
         if unknown:
             raise InputFileError(path, f"job {number}: unknown setting(s) {', '.join(unknown)}")
+        for key in FLAG_KEYS:
+            if key in settings and not isinstance(settings[key], bool):
+                raise InputFileError(path, f"job {number}: {key} must be true or false, got "
+                                           f"{settings[key]!r}")
         for key in ("song", "output"):
             if not settings.get(key):
                 raise InputFileError(path, f"job {number} has no {key!r}")

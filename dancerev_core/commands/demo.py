@@ -26,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="checkpoint (.json); default: the built-in model")
     parser.add_argument("--seconds", type=float, help="length (default: the whole song)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--no-beat-sync", action="store_true",
+                        help="keep the model's own timing (default: accents re-timed onto "
+                             "the beats)")
     parser.set_defaults(run=run)
 
 
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     summary = headless.dance_song(song, out / "demo.blend", args.character,
                                   render_path=out / "demo.mp4", bvh_path=out / "demo.bvh",
                                   model=args.model or "", seconds=args.seconds, seed=args.seed,
+                                  beat_sync=not args.no_beat_sync,
                                   fps=DEMO_FPS, log=headless.log_to_stderr)
     headless.print_summary(summary, started)
     return 0

@@ -44,6 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "0.01 of it)")
     parser.add_argument("--no-cache", action="store_true",
                         help="analyse the song again instead of using the feature cache")
+    parser.add_argument("--no-beat-sync", action="store_true",
+                        help="keep the model's own timing instead of re-timing each dance "
+                             "by a little so its accents land on the beats")
     parser.set_defaults(run=run)
 
 
@@ -51,17 +54,21 @@ def run(args: argparse.Namespace) -> int:
     dances = dances_for_song(args.audio, args.model, seconds=args.seconds, start=args.start,
                              seed=args.seed, num=args.num, joints=args.joints,
                              decoder="plain" if args.plain else "fast",
-                             use_cache=not args.no_cache)
+                             use_cache=not args.no_cache, beat_sync=not args.no_beat_sync)
     for dance, path in zip(dances, write_dances(dances, args.output), strict=True):
+        synced = dance.meta.get("beat_sync")
         print(f"wrote {path}: {dance.num_frames} frames at {dance.fps:g} fps "
               f"({dance.num_frames / dance.fps:.2f} s from {dance.meta['audio_start']:.2f} s), "
-              f"{dance.skeleton}, {len(dance.meta['beat_times'])} beats")
+              f"{dance.skeleton}, {len(dance.meta['beat_times'])} beats"
+              + (f", {synced['anchors']} of {synced['kinematic_beats']} accents synced to them"
+                 if synced else ""))
     return 0
 
 
 def dances_for_song(audio: str | Path, model: str | Path, *, seconds: float | None = None,
                     start: float = 0.0, seed: int = 0, num: int = 1, joints: str | None = None,
                     decoder: str = "fast", use_cache: bool = True, device: str | None = None,
+                    beat_sync: bool = True,
                     progress: Callable[[int, int], None] | None = None,
                     stage: Callable[[str], None] | None = None) -> list[Motion]:
     """What `dancerev generate` computes, shared with the add-on's worker.
@@ -84,7 +91,8 @@ def dances_for_song(audio: str | Path, model: str | Path, *, seconds: float | No
     music = analyse_song(audio, fps=checkpoint.config.fps, use_cache=use_cache)
     say("generate")
     dances = generate_dance(music, checkpoint, seconds=seconds, seed=seed, num=num,
-                            start=start, decoder=decoder, progress=progress)
+                            start=start, decoder=decoder, beat_sync=beat_sync,
+                            progress=progress)
     for dance in dances:
         dance.meta["music"] = Path(audio).name  # groups variations for multimodality
     return dances

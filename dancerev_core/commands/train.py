@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "model sizes (ModelConfig fields; joint_set defaults "
                                          "to the data's) and training sizes (epochs, "
                                          "batch_size, seq_len, lr, seed, val_fraction, mirror, "
-                                         "precision)")
+                                         "precision, velocity_weight)")
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000)")
     parser.add_argument("--batch-size", type=int, help="windows per step and process "
                                                        "(default 32)")
@@ -62,6 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="auto (default): bf16 autocast on CUDA and on CPUs with bf16 "
                              "instructions, fp32 elsewhere; fp32: never autocast (the "
                              "paper's setting); bf16: always")
+    parser.add_argument("--velocity-weight", type=float,
+                        help="weight of an L1 loss on frame-to-frame pose changes added to "
+                             "the pose L1 (default 0: the paper's loss)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -105,7 +108,8 @@ def _image_size(text: str | None) -> tuple[float, float] | None:
 def run(args: argparse.Namespace) -> int:
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
                "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
-               "mirror": args.mirror, "precision": args.precision}
+               "mirror": args.mirror, "precision": args.precision,
+               "velocity_weight": args.velocity_weight}
     train_run(args.dataset, args.output, data_format=args.format, config_file=args.config,
               schedule=args.schedule, resume=args.resume, device=args.device,
               image_size=args.image_size, options=options, progress=not args.quiet)

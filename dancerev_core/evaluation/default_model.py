@@ -11,7 +11,8 @@ not used in training. This module gathers the material and turns it into figures
   short and too few for 10 s segments);
 - dances for the test songs: for every test clip, `--num` dances for exactly the span of
   its song the real motion dances to (same start, same length), all with the same seed, so
-  that dances for different songs differ only through the music;
+  that dances for different songs differ only through the music; as delivered (beat sync on) and,
+  for the beat figures, again with the model's own timing (beat sync off);
 - long dances: `--seconds` (60) of music that the model never heard: each held-out real song
   of the manifest (from `--music`), looped when shorter (the held-out song of the shipped
   data is 46 s; the loop's seam is a jump in the music), and the held-out synthesised songs
@@ -68,6 +69,7 @@ class Material:
     generated: list[Dance]  # for the test clips' spans; music = song key
     inputs: list[str]  # per generated dance: the test clip whose span it was made for
     long: list[Dance]  # `seconds` long; music = long song name
+    own_timing: list[Dance] = field(default_factory=list)  # `generated` without beat sync
     long_songs: list[dict[str, Any]] = field(default_factory=list)
     test_summary: dict[str, Any] = field(default_factory=dict)  # the manifest's, for context
     notes: list[str] = field(default_factory=list)
@@ -132,6 +134,10 @@ def gather(checkpoint: Checkpoint, data_dir: str | Path, out_dir: str | Path,
             material.generated.append(_generated(f"{clip.name}#{k}", dance, fps, clip.genre,
                                                  key))
             material.inputs.append(clip.name)
+        own = generate_dance(music, checkpoint, seconds=frames / fps, start=clip.audio_offset,
+                             seed=settings.seed, num=settings.num, beat_sync=False)
+        material.own_timing += [_generated(f"{clip.name}#{k}", dance, fps, clip.genre, key)
+                                for k, dance in enumerate(own, 1)]
 
     train = list_clips(data_dir / manifest.get("train_on", "train"), validate_motion=False)
     material.real_train = [eval_motion(c.load_motion(joints="canonical"), fps)
@@ -307,6 +313,7 @@ def compute_figures(material: Material, tolerance: float = DEFAULT_TOLERANCE
     beats_gen = beat_metrics(material.generated, beat_settings)
     beats_real = beat_metrics(material.real_test, beat_settings)
     beats_long = beat_metrics(material.long, beat_settings)
+    beats_own = beat_metrics(material.own_timing, beat_settings) if material.own_timing else {}
     natural = material.test_summary.get("beats_before_warp", {}).get("hit_rate")
     rows.append(_figure(
         "on the beat", "beat_hit_rate", f"beat hit rate (±{tolerance:g} s)",
@@ -320,6 +327,14 @@ def compute_figures(material: Material, tolerance: float = DEFAULT_TOLERANCE
             "beat_hit_rate"], kinematic_beats=beats_gen["kinematic_beats"],
         real_kinematic_beats=beats_real["kinematic_beats"],
         real_before_warp=natural))
+    if beats_own:
+        rows.append(_figure(
+            "on the beat", "beat_hit_rate_own_timing",
+            f"beat hit rate (±{tolerance:g} s), the model's own timing (no beat sync)",
+            beats_own["beat_hit_rate"], "share", None, natural,
+            how="as above for the same dances generated without beat sync (beat_sync.py); "
+            "real: the test motion before the recipe's warp", coverage=beats_own[
+                "beat_coverage"], beat_align=beats_own["beat_align"]))
 
     # variety
     all_pieces = [s for p in material.real_train for s in q.segments(p, fps, segment)]

@@ -18,49 +18,19 @@ hit. The motion before the first and after the last anchor keeps the neighbourin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..motion import Motion
+from ..time_warp import RATE_BOUNDS, Warp, sample_positions, steady_around_anchors
 
-RATE_BOUNDS = (0.75, 4.0 / 3.0)
 MATCH_TOLERANCE = 0.05  # s; tighter than evaluation's 0.1 s so hits survive resampling
 RATE_COST = 0.15  # per kinematic interval at the rate bound, in anchor points
 CHANGE_COST = 0.1  # per kinematic interval for a rate change the size of the bound
 LANDING_WORTH = 0.95  # a skipped beat landing near a beat: a little less than an anchor
-STEADY_SECONDS = 0.15  # rate held constant this long on both sides of an anchor
 MAX_KINEMATIC_STEP = 3  # an anchor may skip up to 2 kinematic beats
 MAX_MUSICAL_STEP = 6  # and up to 5 musical beats
 LOST_BEATS_PER_SECOND = 1.5  # cost of motion cut off because the song ends
-
-
-@dataclass(frozen=True, eq=False)
-class Warp:
-    """Song time -> motion time through breakpoints (both increasing)."""
-
-    music_times: np.ndarray
-    motion_times: np.ndarray
-    anchors: int
-
-    @property
-    def music_start(self) -> float:
-        return float(self.music_times[0])
-
-    @property
-    def music_end(self) -> float:
-        return float(self.music_times[-1])
-
-    def motion_time(self, music_time: np.ndarray | float) -> np.ndarray:
-        return np.interp(music_time, self.music_times, self.motion_times)
-
-    def rates(self) -> np.ndarray:
-        """Motion seconds per song second of each span."""
-        return np.diff(self.motion_times) / np.diff(self.music_times)
-
-    def spans(self) -> np.ndarray:
-        """Song seconds of each span."""
-        return np.diff(self.music_times)
 
 
 def fit_warp(kinematic: np.ndarray, musical: np.ndarray, motion_seconds: float,
@@ -180,60 +150,9 @@ def _breakpoints(anchor_motion: list[float], anchor_music: list[float], motion_s
         motion.append(anchor_motion[-1] + played)
     music_times, motion_times = np.array(music), np.array(motion)
     keep = np.concatenate([[True], np.diff(music_times) > 1e-9])
-    music_times, motion_times = _steady_around_anchors(music_times[keep], motion_times[keep],
+    music_times, motion_times = steady_around_anchors(music_times[keep], motion_times[keep],
                                                        low, high)
     return Warp(music_times, motion_times, anchors=len(anchor_motion))
-
-
-def _steady_around_anchors(music: np.ndarray, motion: np.ndarray, low: float,
-                           high: float) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the rate constant for STEADY_SECONDS on both sides of every inner breakpoint.
-
-    A kinematic beat is a minimum of speed; a rate that jumps right at it scales the speed
-    differently on its two sides and drags the minimum towards the slower side, off the
-    musical beat. Holding one rate (the geometric mean of the two neighbouring spans') around
-    the anchor and changing rate between anchors instead keeps the minimum where it was
-    put. The span's middle takes up the difference, within the bounds (else a shorter hold).
-    """
-    if music.size < 3 or STEADY_SECONDS <= 0:
-        return music, motion
-    secant = np.diff(motion) / np.diff(music)
-    steady = np.sqrt(secant[:-1] * secant[1:])  # at inner points 1 .. n-2
-    new_music, new_motion = [music[0]], [motion[0]]
-    for i in range(music.size - 1):
-        span = music[i + 1] - music[i]
-        left_rate = steady[i - 1] if i >= 1 else None
-        right_rate = steady[i] if i + 1 <= music.size - 2 else None
-        h = min(STEADY_SECONDS, span / 4)
-        while h > 1e-3:
-            left = h if left_rate is not None else 0.0
-            right = h if right_rate is not None else 0.0
-            middle = (secant[i] * span - left * (left_rate or 0.0)
-                      - right * (right_rate or 0.0)) / (span - left - right)
-            if low - 1e-9 <= middle <= high + 1e-9:
-                break
-            h /= 2
-        else:
-            left = right = 0.0
-        if left:
-            new_music.append(music[i] + left)
-            new_motion.append(motion[i] + left * left_rate)
-        if right:
-            new_music.append(music[i + 1] - right)
-            new_motion.append(motion[i + 1] - right * right_rate)
-        new_music.append(music[i + 1])
-        new_motion.append(motion[i + 1])
-    return np.array(new_music), np.array(new_motion)
-
-
-def sample_positions(motion: Motion, times: np.ndarray) -> np.ndarray:
-    """Positions at arbitrary instants (seconds), linear between frames, clamped at the ends."""
-    source = motion.positions.astype(np.float64)
-    u = np.clip(np.asarray(times, dtype=np.float64) * motion.fps, 0, motion.num_frames - 1)
-    lower = np.floor(u).astype(np.int64)
-    upper = np.minimum(lower + 1, motion.num_frames - 1)
-    weight = (u - lower)[:, None, None]
-    return source[lower] * (1.0 - weight) + source[upper] * weight
 
 
 def warp_motion(motion: Motion, warp: Warp, fps: float, start: float) -> Motion:
@@ -245,5 +164,5 @@ def warp_motion(motion: Motion, warp: Warp, fps: float, start: float) -> Motion:
     if count < 2:
         raise ValueError("the warp leaves less than two frames after the start")
     times = start + np.arange(count) / fps
-    positions = sample_positions(motion, warp.motion_time(times))
+    positions = sample_positions(motion.positions, motion.fps, warp.motion_time(times))
     return motion.with_positions(positions.astype(np.float32), fps=float(fps), confidence=None)

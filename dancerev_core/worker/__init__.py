@@ -37,10 +37,11 @@ Jobs and their fields (paths are best absolute; relative ones start at the worke
     generate   song, checkpoint, output (folder), name=<song stem>, start=0, seconds=null
                (to the song's end), seed=0, num=1, joints=null, decoder="fast",
                use_cache=true, device, lift=false (a 2D model's dances lifted to
-               canonical 3D, dancerev_core.lifting) -> files (OUTPUT/NAME.npz, or
+               canonical 3D, dancerev_core.lifting), beat_sync=true (accents re-timed
+               onto the beats, dancerev_core.beat_sync) -> files (OUTPUT/NAME.npz, or
                NAME_1..NAME_K.npz), song, checkpoint, skeleton, fps, frames, seconds,
                audio_start, beat_times (seconds from the dance's frame 0, which is the song
-               at audio_start), tempo, seed, num, decoder
+               at audio_start), tempo, seed, num, decoder, beat_sync (what it did)
     train      dataset, output (folder), format="auto", config=null (JSON file),
                schedule=null, epochs=null, resume=false, batch_size, seq_len, lr, seed,
                val_fraction, mirror, precision, image_size ("WxH"), device -> output, epoch,

@@ -108,6 +108,7 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
         joints=request.text("joints", choices=tuple(sorted(JOINT_SETS))),
         decoder=request.text("decoder", "fast", choices=DECODERS),
         use_cache=request.flag("use_cache", True),
+        beat_sync=request.flag("beat_sync", True),
         device=None if device == "auto" else device,
         stage=lambda stage: ctx.progress(stage, 0, 1, GENERATE_STAGES[stage], force=True),
         progress=lambda done, total: ctx.progress("generate", done, total,
@@ -124,7 +125,7 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
             "frames": int(first.num_frames), "seconds": first.num_frames / first.fps,
             "audio_start": first.meta["audio_start"], "beat_times": first.meta["beat_times"],
             "tempo": first.meta["tempo"], "seed": first.meta["seed"], "num": len(dances),
-            "decoder": first.meta["decoder"]}
+            "decoder": first.meta["decoder"], "beat_sync": first.meta.get("beat_sync")}
 
 
 def lifted_dance(dance: Any, ctx: Context) -> Any:
@@ -195,7 +196,8 @@ FIELDS: dict[str, frozenset[str]] = {
     "check": frozenset(),
     "analyse": frozenset({"song", "use_cache"}),
     "generate": frozenset({"song", "checkpoint", "output", "name", "start", "seconds", "seed",
-                           "num", "joints", "decoder", "use_cache", "device", "lift"}),
+                           "num", "joints", "decoder", "use_cache", "device", "lift",
+                           "beat_sync"}),
     "train": frozenset({"dataset", "output", "format", "config", "schedule", "epochs", "resume",
                         "batch_size", "seq_len", "lr", "seed", "val_fraction", "mirror",
                         "precision", "image_size", "device"}),

@@ -1,6 +1,7 @@
-"""The shipped default model: it loads, keeps dancing through a song, and the quality goal it
-misses (on the beat) is a strict expected failure: it turns into an error the day the model
-meets it, so that this file is updated with the model.
+"""The shipped default model: it loads, keeps dancing through a song and, as delivered (with
+beat sync), dances on the beat, clearly more so than with the model's own timing. (The issue's
+goal, the hit rate of the warped training motion, is measured on held-out songs by `dancerev
+recipe evaluate`; see MODEL_CARD.md.)
 
 The song is DanceRev's own synthesised groove, so these tests need no third-party file.
 """
@@ -78,11 +79,26 @@ def test_it_does_not_freeze(dances):
     assert np.median(ratios) >= 0.5, ratios
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped model is not yet on the beat: see "
-                                       "MODEL_CARD.md")
-def test_it_dances_on_the_beat(dances, music):
+def mean_hit_rate(dances) -> tuple[float, float]:
+    """(mean hit rate of the dances, the hit rate random timing would score)."""
     beats = np.asarray(dances[0].meta["beat_times"])
     scores = [beat_scores(kinematic_beats(dance.positions, dance.fps) / dance.fps, beats)
               for dance in dances]
-    hit_rate = float(np.mean([score.hit_rate for score in scores]))
-    assert hit_rate >= chance_hit_rate(beats, scores[0].tolerance, SECONDS) + CHANCE_MARGIN
+    chance = chance_hit_rate(beats, scores[0].tolerance, SECONDS)
+    return float(np.mean([score.hit_rate for score in scores])), chance
+
+
+def test_it_dances_on_the_beat(dances):
+    """As delivered (beat sync on, the default): well above chance."""
+    hit_rate, chance = mean_hit_rate(dances)
+    assert all(dance.meta["beat_sync"]["anchors"] > 0 for dance in dances)
+    assert hit_rate >= chance + CHANCE_MARGIN, (hit_rate, chance)
+
+
+def test_beat_sync_puts_more_accents_on_the_beat_than_the_models_own_timing(checkpoint, music,
+                                                                            dances):
+    raw = generate_dance(music, checkpoint, seconds=SECONDS, seed=0, num=4, beat_sync=False)
+    assert "beat_sync" not in raw[0].meta
+    own, _ = mean_hit_rate(raw)
+    synced, _ = mean_hit_rate(dances)
+    assert synced >= own + 0.1, (own, synced)

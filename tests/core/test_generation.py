@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from dancerev_core.beat_sync import sync_to_beats
 from dancerev_core.cli import main
 from dancerev_core.errors import DanceRevError
 from dancerev_core.formats.motion_npz import load_motion
@@ -54,13 +55,21 @@ def test_motion_in_the_checkpoints_joint_set_fps_and_layout(tmp_path, joints, di
     [dance] = generate_dance(song, checkpoint, decoder="plain")
     assert (dance.num_frames, dance.num_joints, dance.dims) == (150, count, dims)
     assert dance.fps == 15.0 and dance.skeleton == joints and not dance.root_relative
-    # the positions are the model's poses, unflattened joint-major and made absolute; 3D
-    # ones then get constant bones and the floor (plausible.py)
+    # the positions are the model's poses, unflattened joint-major and made absolute, re-timed
+    # onto the beats (beat_sync.py); 3D ones then get constant bones and the floor
+    # (plausible.py)
     poses = checkpoint.model.generate(torch.from_numpy(song.features),
                                       torch.Generator().manual_seed(0))[0].numpy()
     raw = poses_to_motion(poses, joints, 15.0).positions
-    expected = plausible_positions(raw, 15.0) if joints == "canonical24" else raw
+    synced, report = sync_to_beats(raw, 15.0, song.beat_times)
+    expected = synced.astype(np.float32)
+    expected = plausible_positions(expected, 15.0) if joints == "canonical24" else expected
     np.testing.assert_allclose(dance.positions, expected, atol=1e-5)
+    assert dance.meta["beat_sync"] == report.summary()
+    [own_timing] = generate_dance(song, checkpoint, decoder="plain", beat_sync=False)
+    expected = plausible_positions(raw, 15.0) if joints == "canonical24" else raw
+    np.testing.assert_allclose(own_timing.positions, expected, atol=1e-5)
+    assert "beat_sync" not in own_timing.meta
     assert dance.meta["beat_times"] == pytest.approx(list(song.beat_times))
     assert dance.meta["audio_start"] == 0.0 and dance.meta["variation"] == 1
 

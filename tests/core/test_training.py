@@ -135,6 +135,24 @@ def test_resume_continues_bit_for_bit(dataset, tmp_path, config_file, capsys, pr
     assert len(history(tmp_path / "split")) == 4
 
 
+def test_the_velocity_loss_adds_the_l1_of_frame_to_frame_changes():
+    from dancerev_core.model import Seq2Seq, condition_mask
+    from dancerev_core.training.loop import training_loss
+
+    model = Seq2Seq(ModelConfig(joint_set="canonical24", **TINY_MODEL)).eval()  # no dropout
+    features, poses = torch.randn(2, 30, 438), torch.randn(2, 30, 72)
+    mask = torch.from_numpy(condition_mask("linear", 4, 30, 10, 0.5))
+
+    def loss(weight):
+        return training_loss(model, features, poses, mask, torch.Generator().manual_seed(0),
+                             None, weight)
+
+    with torch.no_grad():
+        predicted = model(features, poses, mask, generator=torch.Generator().manual_seed(0))
+    velocity = (predicted.diff(dim=1) - poses.diff(dim=1)).abs().mean()
+    assert torch.isclose(loss(2.0), loss(0.0) + 2.0 * velocity, atol=1e-6)
+
+
 def test_auto_precision_follows_the_hardware(monkeypatch):
     from dancerev_core.training import loop
 
@@ -180,6 +198,7 @@ def test_a_diverging_loss_stops_with_the_epoch_and_step(dataset, tmp_path, confi
     (["--epochs", "1", "--batch-size", "0"], "batch_size must be a whole number >= 1"),
     (["--resume"], "nothing to resume"),
     (["--epochs", "1", "--precision", "fp16"], "precision must be one of auto, fp32, bf16"),
+    (["--epochs", "1", "--velocity-weight", "-1"], "velocity_weight must be a number >= 0"),
 ])
 def test_bad_settings_are_one_line_errors(dataset, tmp_path, config_file, capsys, extra,
                                           message):
