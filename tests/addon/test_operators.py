@@ -124,6 +124,20 @@ def test_generate_variations_apply_and_remove(dancer, scene, song, model):
     assert len(settings.results) == 0
 
 
+def test_sync_to_beats_off_keeps_the_models_own_timing(dancer, scene, song, model):
+    assert scene.dancerev.beat_sync is True  # on by default
+    generate(scene, song, model, beat_sync=False)
+    assert runs.active("generate").plan.beat_sync is False
+    runs.finish_all(timeout=120)
+    assert "Error" not in scene.dancerev.status, scene.dancerev.status
+    action = scene.dancerev.results[0].action
+    generate(scene, song, model, beat_sync=True)  # the default
+    assert runs.active("generate").plan.beat_sync is True
+    runs.finish_all(timeout=120)
+    synced = scene.dancerev.results[0].action
+    assert snapshot(action) != snapshot(synced)
+
+
 def test_cancel_leaves_the_scene_untouched(dancer, scene, model):
     long_song = shared_data("music", "Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg")
     actions = set(bpy.data.actions)

@@ -279,6 +279,19 @@ def test_generate_writes_motion_files_with_the_beats(start, excerpt, tmp_path):
     assert first.meta["music"] == "excerpt.wav" and first.meta["variation"] == 1
     assert result["beat_times"] and all(0 <= t < 5.0 for t in result["beat_times"])
     assert not np.allclose(first.positions, second.positions)
+    assert set(result["beat_sync"]) >= {"anchors", "kinematic_beats", "musical_beats"}
+    assert first.meta["beat_sync"]["anchors"] == result["beat_sync"]["anchors"]
+
+
+def test_generate_keeps_the_models_own_timing_when_asked(start, excerpt, tmp_path):
+    model = checkpoint(tmp_path)
+    request = {"job": "generate", "song": str(excerpt), "checkpoint": str(model),
+               "output": str(tmp_path / "out"), "seconds": 5.0, "device": "cpu"}
+    synced, own = (run(start, {**request, "name": name, "beat_sync": sync})[0][-1]
+                   for name, sync in (("synced", True), ("own", False)))
+    assert synced["event"] == own["event"] == "result" and own["beat_sync"] is None
+    assert "beat_sync" not in load_motion(own["files"][0]).meta
+    assert synced["beat_sync"]["musical_beats"] > 0
 
 
 @pytest.mark.parametrize("how", ["cancel line", "stdin closed"])
