@@ -7,7 +7,13 @@ import pytest
 
 from dancerev_core.body_frame import FOOT_JOINT_HEIGHT
 from dancerev_core.formats.reading import read_motion
-from dancerev_core.plausible import on_the_floor_with_constant_bones, plausible_positions, soles
+from dancerev_core.plausible import (
+    MAX_JOINT_SPEED,
+    on_the_floor_with_constant_bones,
+    plausible_positions,
+    soles,
+    without_glitches,
+)
 from dancerev_core.skeletons import CANONICAL_24
 from tests.conftest import shared_data
 
@@ -69,3 +75,23 @@ def test_the_dance_is_turned_to_face_the_front():
     mean = np.degrees(np.arctan2(np.sin(angles).mean(), np.cos(angles).mean()))
     assert mean == pytest.approx(-90.0, abs=1e-6)
     assert np.allclose(fixed[0, 0, :2], away[0, 0, :2])  # turned where it starts
+
+
+def fastest_step(positions, fps=15.0):
+    return np.linalg.norm(np.diff(positions, axis=0), axis=-1).max() * fps
+
+
+def test_a_one_frame_glitch_is_smoothed_away_and_real_dance_is_left_alone():
+    dance = real_dance()
+    assert fastest_step(dance) < MAX_JOINT_SPEED
+    np.testing.assert_array_equal(without_glitches(dance, 15.0), dance)
+    glitched = dance.copy()
+    glitched[40, 20:24] += [0.0, 0.0, 1.5]  # a hand thrown 1.5 m up for one frame
+    glitched[-1, 7] += [1.0, 0.0, 0.0]  # and a foot in the last frame
+    fixed = without_glitches(glitched, 15.0)
+    assert fastest_step(glitched) > 20 and fastest_step(fixed) <= MAX_JOINT_SPEED + 1e-9
+    untouched = np.ones(len(dance), dtype=bool)
+    untouched[30:51] = untouched[-12:] = False
+    np.testing.assert_array_equal(fixed[untouched], dance[untouched])
+    plausible = plausible_positions(glitched, 15.0)
+    assert fastest_step(plausible) <= MAX_JOINT_SPEED * 1.05
