@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 from . import runs
@@ -57,16 +59,20 @@ class DanceRevPanel:
     bl_region_type = "UI"
     bl_category = "Dance"
 
+    def property_layout(self, context: bpy.types.Context) -> tuple[Any, Any]:
+        """(layout with labels split from values, the scene's DanceRev settings)."""
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        return layout, context.scene.dancerev
+
 
 class DANCEREV_PT_main(DanceRevPanel, bpy.types.Panel):
     bl_label = "DanceRev"
     bl_idname = "DANCEREV_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
-        settings = context.scene.dancerev
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout, settings = self.property_layout(context)
         layout.prop(settings, "song_source", expand=True)
         if settings.song_source == "FILE":
             layout.prop(settings, "song_path")
@@ -92,10 +98,7 @@ class DANCEREV_PT_generate(DanceRevPanel, bpy.types.Panel):
     bl_parent_id = "DANCEREV_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
-        settings = context.scene.dancerev
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout, settings = self.property_layout(context)
         column = layout.column(align=True)
         column.prop(settings, "start")
         column.prop(settings, "length")
@@ -148,10 +151,7 @@ class DANCEREV_PT_train(DanceRevPanel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:
-        layout = self.layout
-        settings = context.scene.dancerev
-        layout.use_property_split = True
-        layout.use_property_decorate = False
+        layout, settings = self.property_layout(context)
         layout.prop(settings, "train_dataset")
         layout.prop(settings, "train_format")
         layout.prop(settings, "train_schedule")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .generate import add_beat_sync_option
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -25,9 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--start", type=float, default=0.0, help="song second to start at")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--num", type=int, default=1, help="variations, each an Action")
-    parser.add_argument("--no-beat-sync", action="store_true",
-                        help="keep the model's own timing (default: accents re-timed onto "
-                             "the beats)")
+    add_beat_sync_option(parser)
     parser.add_argument("--fps", type=float, help="scene frame rate (default: the .blend's, "
                                                   "else 30)")
     parser.add_argument("--size", default="480x270", help="preview size (default 480x270)")

@@ -11,6 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
+from .generate import add_beat_sync_option
+
 DEMO_FPS = 24  # the preview renders 24 frames a second: a minute of video in about a minute
 
 
@@ -26,9 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", help="checkpoint (.json); default: the built-in model")
     parser.add_argument("--seconds", type=float, help="length (default: the whole song)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--no-beat-sync", action="store_true",
-                        help="keep the model's own timing (default: accents re-timed onto "
-                             "the beats)")
+    add_beat_sync_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -44,10 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "0.01 of it)")
     parser.add_argument("--no-cache", action="store_true",
                         help="analyse the song again instead of using the feature cache")
+    add_beat_sync_option(parser)
+    parser.set_defaults(run=run)
+
+
+def add_beat_sync_option(parser: argparse.ArgumentParser) -> None:
+    """--no-beat-sync, shared by every command that generates (beat_sync.py)."""
     parser.add_argument("--no-beat-sync", action="store_true",
                         help="keep the model's own timing instead of re-timing each dance "
                              "by a little so its accents land on the beats")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
