@@ -13,8 +13,9 @@ except ImportError:  # running from the repository
     dancerev_core = importlib.import_module("dancerev_core")
 
 errors = importlib.import_module(".errors", dancerev_core.__name__)
+files = importlib.import_module(".files", dancerev_core.__name__)
 motion = importlib.import_module(".motion", dancerev_core.__name__)
 motion_npz = importlib.import_module(".formats.motion_npz", dancerev_core.__name__)
 retarget = importlib.import_module(".retarget", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "motion", "motion_npz", "retarget"]
+__all__ = ["dancerev_core", "errors", "files", "motion", "motion_npz", "retarget"]

@@ -20,7 +20,7 @@ from typing import Any
 import bpy
 
 from . import character, dance, jobs, render
-from .core import errors
+from .core import errors, files
 
 DanceRevError = errors.DanceRevError
 CHARACTER_SUFFIXES = (".blend", ".glb", ".gltf", ".fbx")
@@ -86,13 +86,8 @@ def load_character(path: str | Path | None) -> bpy.types.Object:
 
 def _replace_when_done(path: Path, write: Callable[[Path], Any]) -> Path:
     """Write `path` through a hidden temporary name, renamed only once complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
+    with files.atomic_path(path) as partial:
         write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

@@ -28,7 +28,7 @@ class GenerateRun(runs.Run):
                  context: bpy.types.Context | None = None) -> None:
         super().__init__(scene, runs.worker_job(dance.generate_request(plan, output), context))
         self.plan = plan
-        self.actions: list[bpy.types.Action] = []
+        self.scratch = output  # the worker's motion files, read into Actions and then removed
 
     def show(self, status: str, progress: float | None = None) -> None:
         scene = self.scene
@@ -42,18 +42,18 @@ class GenerateRun(runs.Run):
         if scene is None:
             return
         bpy.ops.ed.undo_push(message="DanceRev: before the dance")
-        self.actions = dance.apply_dances(scene, self.plan, event)
+        actions = dance.apply_dances(scene, self.plan, event)
         settings = scene.dancerev
         settings.results.clear()
         armature = bpy.data.objects[self.plan.armature]
-        for number, action in enumerate(self.actions):
+        for number, action in enumerate(actions):
             item = settings.results.add()
             item.action, item.armature = action, armature
             item.seed, item.song = self.plan.seed, event.get("song", "")
             item.name = f"v{number + 1}"
         settings.active_result = 0
         bpy.ops.ed.undo_push(message="DanceRev: apply dance")
-        self.message = (f"{len(self.actions)} dance{'s' if len(self.actions) > 1 else ''} "
+        self.message = (f"{len(actions)} dance{'s' if len(actions) > 1 else ''} "
                         f"on {armature.name}, {event.get('seconds', 0):.1f} s")
         self.show(self.message, 1.0)
 
@@ -66,7 +66,6 @@ class TrainRun(runs.Run):
     def __init__(self, scene: bpy.types.Scene, request: dict[str, Any],
                  context: bpy.types.Context | None = None) -> None:
         super().__init__(scene, runs.worker_job(request, context))
-        self.checkpoint = ""
 
     def show(self, status: str, progress: float | None = None) -> None:
         scene = self.scene
@@ -90,7 +89,6 @@ class TrainRun(runs.Run):
             super().on_progress(event)
 
     def on_result(self, event: dict[str, Any]) -> None:
-        self.checkpoint = str(event.get("best") or event.get("last") or "")
         self.message = (f"trained to epoch {event.get('epoch')}: loss "
                         f"{event.get('train_loss', float('nan')):.4f}")
         self.show(self.message, 1.0)

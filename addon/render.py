@@ -9,12 +9,13 @@ the picture. The scene's sound strips are muxed into the video by Blender's own 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import bpy
 import numpy as np
 from mathutils import Vector
+
+from .core import files
 
 PREVIEW_NAME = "DanceRev Preview"
 FLOOR_NAME = "DanceRev Floor"
@@ -168,14 +169,11 @@ def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: in
     has_sound = scene.sequence_editor is not None and any(
         strip.type == "SOUND" for strip in scene.sequence_editor.strips_all)
     path = Path(path)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")  # never a half-written video
-    configure_output(scene, partial, size, with_audio=has_sound)
     scene.frame_start, scene.frame_end = int(frame_start), int(frame_end)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        bpy.ops.render.render(animation=True, scene=scene.name)
-        os.replace(partial, path)
+        with files.atomic_path(path) as partial:  # never a half-written video
+            configure_output(scene, partial, size, with_audio=has_sound)
+            bpy.ops.render.render(animation=True, scene=scene.name)
     finally:
-        partial.unlink(missing_ok=True)
         scene.render.filepath = str(path)
     return path

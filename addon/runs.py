@@ -8,6 +8,7 @@ keyframes on the main thread, the only place bpy data may change). A scene that 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class Run:
         self.scene_name = scene.name
         self.job = job
         self.message = ""  # the last thing worth telling the user
-        self.failed = False
+        self.scratch: Path | None = None  # a folder of the job's own files, removed at the end
 
     @property
     def scene(self) -> bpy.types.Scene | None:
@@ -101,8 +102,13 @@ class Run:
             self.show("Cancelled", 0.0)
 
     def fail(self, message: str) -> None:
-        self.failed, self.message = True, message
+        self.message = message
         self.show(f"Error: {message}", 0.0)
+
+    def finish(self) -> None:
+        """The run has ended (done, failed or cancelled): remove its scratch folder."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def step(self) -> bool:
         """Poll once; True while the job is still going."""
@@ -135,6 +141,7 @@ def tick() -> float | None:
             going = False
         if not going:
             del _active[kind]
+            run.finish()
     redraw()
     return INTERVAL if _active else None
 
@@ -165,6 +172,7 @@ def cancel_all() -> None:
         run.job.cancel(wait=True)
         for event in run.job.poll():
             run.handle(event)
+        run.finish()
     _active.clear()
     if bpy.app.timers.is_registered(tick):
         bpy.app.timers.unregister(tick)

@@ -38,6 +38,21 @@ def atomic_output(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise
 
 
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A hidden temporary path beside `path` for a writer that takes a file name (Blender's
+    save, render and exporters); on success it replaces `path`, else it vanishes. The name
+    keeps the suffix, which such writers read the format from."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

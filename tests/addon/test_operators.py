@@ -102,6 +102,8 @@ def test_generate_variations_apply_and_remove(dancer, scene, song, model):
     runs.finish_all(timeout=120)
     settings = scene.dancerev
     assert "Error" not in settings.status, settings.status
+    # the worker's motion files are read into Actions and then removed
+    assert not list((addon.preferences.user_folder() / "dances").iterdir())
     assert [item.name for item in settings.results] == ["v1", "v2"]
     first, second = (item.action for item in settings.results)
     assert dancer.animation_data.action == first and keyframes.is_dance_action(first)
