@@ -13,6 +13,13 @@ from .skeletons import CANONICAL_24
 J = {name: index for index, name in enumerate(CANONICAL_24.joint_names)}
 FEET = [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]]
 FOOT_JOINT_HEIGHT = 0.05  # metres: the foot joints' centres stand this high above the floor
+BONE_PARENTS = np.asarray(CANONICAL_24.parents[1:])  # bone b ends at joint b + 1
+
+
+def bone_lengths(positions: np.ndarray) -> np.ndarray:
+    """Lengths (... x 23) of the canonical bones, bone b ending at joint b + 1."""
+    positions = np.asarray(positions, dtype=np.float64)
+    return np.linalg.norm(positions[..., 1:, :] - positions[..., BONE_PARENTS, :], axis=-1)
 
 
 def facing(positions: np.ndarray) -> np.ndarray:

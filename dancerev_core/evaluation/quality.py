@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..body_frame import FEET, FOOT_JOINT_HEIGHT
+from ..body_frame import FEET, FOOT_JOINT_HEIGHT, bone_lengths
 from ..skeletons import CANONICAL_24
 from .beats import speed_curve
 from .frechet import fid, normalise_by
@@ -47,7 +47,6 @@ SONGS_DIFFER_GOAL = 1.1  # choice: between-song distance over variation distance
 SONG_VARIETY_GOAL = 0.5  # choice: between-song distance over the real data's
 VARIATIONS_GOAL = 0.1  # choice: variation distance over the real between-song distance
 
-BONE_PARENTS = np.asarray(CANONICAL_24.parents[1:])
 BONE_NAMES: tuple[str, ...] = tuple(
     f"{CANONICAL_24.joint_names[p]}-{CANONICAL_24.joint_names[j]}"
     for j, p in enumerate(CANONICAL_24.parents) if p >= 0)
@@ -211,12 +210,6 @@ def foot_penetration(positions: np.ndarray, floor: float = 0.0,
     """
     lowest = np.asarray(positions, dtype=np.float64)[:, FEET, 2].min(axis=1)
     return np.maximum(0.0, floor + foot_height - lowest)
-
-
-def bone_lengths(positions: np.ndarray) -> np.ndarray:
-    """(T, 23) length of each bone (joint to parent, in BONE_NAMES order) per frame."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return np.linalg.norm(positions[:, 1:] - positions[:, BONE_PARENTS], axis=-1)
 
 
 def bone_deviation(positions: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..retarget.rotations import unit
 from ..skeletons import BODY_25
 from .features import SCALE_WINDOW
 from .projection import body25_from_canonical
@@ -56,10 +57,6 @@ _PAIRS = sorted(set(SCALE_BONES) | {(8, 12), (8, 9), (8, 1), (1, 5), (1, 2), (1,
 
 def _length(a: int, b: int) -> float:
     return float(np.linalg.norm(_STANDARD_B25[a] - _STANDARD_B25[b]))
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
 
 
 def _rolling_percentile(values: np.ndarray, window: int, q: float) -> np.ndarray:
@@ -147,7 +144,7 @@ def _chain(metric: np.ndarray, start: np.ndarray, joints: tuple[int, ...],
     vectors[..., 0] = deltas[:, None, :, 0]
     vectors[..., 1] = depth[:, None, :] * signs[None]
     vectors[..., 2] = deltas[:, None, :, 1]
-    directions = _unit(vectors)
+    directions = unit(vectors)
     states = viterbi(prior(directions), _continuity(directions))
     chosen = vectors[np.arange(len(metric)), states]  # T x B x 3
     return np.concatenate([start[:, None], start[:, None] + np.cumsum(chosen, axis=1)], axis=1)
@@ -219,9 +216,9 @@ def geometric_lift(plane: np.ndarray) -> np.ndarray:
 def _torso_frame(mid: np.ndarray, neck: np.ndarray, left_hip: np.ndarray,
                  right_hip: np.ndarray) -> np.ndarray:
     """Rows left, up, forward (... x 3 x 3) of the torso."""
-    up = _unit(neck - mid)
+    up = unit(neck - mid)
     across = left_hip - right_hip
-    left = _unit(across - np.sum(across * up, axis=-1, keepdims=True) * up)
+    left = unit(across - np.sum(across * up, axis=-1, keepdims=True) * up)
     return np.stack([left, up, np.cross(left, up)], axis=-2)
 
 
@@ -240,9 +237,9 @@ def _canonical(points: np.ndarray) -> np.ndarray:
     frame = _torso_frame(points[:, 8], points[:, 1], points[:, 12], points[:, 9])
     out[:, list(_TORSO_JOINTS)] = points[:, 8, None] + _TORSO_OFFSETS @ frame
     for foot, ankle, toe in ((10, 7, 19), (11, 8, 22)):
-        out[:, foot] = out[:, ankle] + STANDARD_BONE_LENGTHS[foot - 1] * _unit(
+        out[:, foot] = out[:, ankle] + STANDARD_BONE_LENGTHS[foot - 1] * unit(
             points[:, toe] - out[:, ankle])
     for hand, wrist, elbow in ((22, 20, 18), (23, 21, 19)):
-        out[:, hand] = out[:, wrist] + STANDARD_BONE_LENGTHS[hand - 1] * _unit(
+        out[:, hand] = out[:, wrist] + STANDARD_BONE_LENGTHS[hand - 1] * unit(
             out[:, wrist] - out[:, elbow])
     return out - out[:, :1]

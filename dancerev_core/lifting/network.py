@@ -137,5 +137,3 @@ def load_lifter(path: str | Path | None = None) -> Lifter:
     return Lifter(config, tensors, header, Path(path))
 
 
-def pretrained_available() -> bool:
-    return PRETRAINED.is_file()

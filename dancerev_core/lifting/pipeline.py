@@ -16,6 +16,7 @@ camera looking along +Y: a dancer facing the camera faces -Y, DanceRev's front.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +26,7 @@ from ..errors import DanceRevError
 from ..motion import Motion
 from ..skeletons import BODY_25, CANONICAL_24
 from ..smoothing import smooth_over_time
-from . import postprocess
+from . import network, postprocess
 from .features import DEFAULT_ASPECT, LIFTER_FPS, body_size, image_plane, network_input
 from .geometric import geometric_lift
 from .network import Lifter, load_lifter
@@ -105,6 +106,16 @@ def finish(relative: np.ndarray, plane: ImagePlane, smoothing: float = 0.0) -> n
     return postprocess.place_on_floor(relative, path, LIFTER_FPS)
 
 
+def shipped_lifter() -> Lifter:
+    """The shipped lifter, loaded (and its checksum verified) once per process and path."""
+    return _load_once(network.PRETRAINED)
+
+
+@lru_cache(maxsize=2)
+def _load_once(path: Path) -> Lifter:
+    return load_lifter(path)
+
+
 def lift(motion: Motion, method: Method = "learned", lifter: Lifter | str | Path | None = None,
          aspect: float | None = None, smoothing: float = 0.0) -> Lifted:
     """Lift a BODY_25 2D motion to an absolute canonical 3D motion (see the module).
@@ -119,7 +130,7 @@ def lift(motion: Motion, method: Method = "learned", lifter: Lifter | str | Path
     warnings = []
     if method == "learned" and lifter is None:
         try:
-            lifter = load_lifter()
+            lifter = shipped_lifter()
         except DanceRevError as error:
             warnings.append(f"no learned lifter ({error}); using the geometric fallback")
             method = "geometric"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..motion import Motion, normalize_image_coordinates
+from ..retarget.rotations import unit
 from ..skeletons import BODY_25
 from .skeleton import STANDARD_TOTAL_LENGTH, bone_lengths
 
@@ -34,13 +35,9 @@ _DIRECT = {1: 12, 2: 17, 3: 19, 4: 21, 5: 16, 6: 18, 7: 20, 9: 2, 10: 5, 11: 8, 
            13: 4, 14: 7}
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
-
-
 def _orthogonal(v: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """Unit part of v orthogonal to the unit vector `axis`."""
-    return _unit(v - np.sum(v * axis, axis=-1, keepdims=True) * axis)
+    return unit(v - np.sum(v * axis, axis=-1, keepdims=True) * axis)
 
 
 def body25_from_canonical(positions: np.ndarray) -> np.ndarray:
@@ -51,13 +48,13 @@ def body25_from_canonical(positions: np.ndarray) -> np.ndarray:
         out[..., keypoint, :] = p[..., joint, :]
     out[..., 8, :] = 0.5 * (p[..., 1, :] + p[..., 2, :])
     size = (bone_lengths(p).sum(axis=-1) / STANDARD_TOTAL_LENGTH)[..., None]
-    up = _unit(p[..., 15, :] - p[..., 12, :])
+    up = unit(p[..., 15, :] - p[..., 12, :])
     left = _orthogonal(p[..., 16, :] - p[..., 17, :], up)
     forward = np.cross(left, up)
     for keypoint, (f, u, s) in _FACE.items():
         out[..., keypoint, :] = p[..., 15, :] + size * (f * forward + u * up + s * left)
     for ankle, foot, knee, side, keypoints in _SIDES:
-        toe_dir = _unit(p[..., foot, :] - p[..., ankle, :])
+        toe_dir = unit(p[..., foot, :] - p[..., ankle, :])
         down = _orthogonal(p[..., ankle, :] - p[..., knee, :], toe_dir)
         outward = side * np.cross(toe_dir, down)
         for keypoint, (f, d, o), base in zip(keypoints, _FOOT, (foot, foot, ankle),

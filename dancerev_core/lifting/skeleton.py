@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..body_frame import bone_lengths
 from ..skeletons import BODY_25, CANONICAL_24
 
 # Canonical joints of the standard body in a T-pose: metres, pelvis at the origin, Z up,
@@ -45,7 +46,6 @@ STANDARD_REST = np.array([
 
 PARENTS = np.array(CANONICAL_24.parents)
 BONES = np.arange(1, CANONICAL_24.num_joints)  # bone b ends at joint b, starts at its parent
-BONE_PARENTS = PARENTS[1:]
 
 # Height of joint centres above the floor when standing on a flat foot (standard body):
 # the lowest of these "soles" is what touches the ground.
@@ -57,12 +57,6 @@ SOLE_HEIGHTS = {7: 0.080, 8: 0.080, 10: 0.030, 11: 0.030}
 LIFTER_KEYPOINTS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 19, 22)
 ROOT_KEYPOINT = BODY_25.root  # MidHip
 INPUT_KEYPOINTS = tuple(k for k in LIFTER_KEYPOINTS if k != ROOT_KEYPOINT)
-
-
-def bone_lengths(positions: np.ndarray) -> np.ndarray:
-    """Lengths (... x 23) of the canonical bones, bone b ending at joint b + 1."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return np.linalg.norm(positions[..., BONES, :] - positions[..., BONE_PARENTS, :], axis=-1)
 
 
 STANDARD_BONE_LENGTHS = bone_lengths(STANDARD_REST)

@@ -33,12 +33,13 @@ from .. import __version__
 from ..errors import DanceRevError
 from ..files import atomic_output
 from ..formats.motion_npz import save_motion
+from ..lifting.postprocess import constant_bone_lengths
 from ..music_features import FEATURE_FPS, MusicFeatures
 from ..synth import SynthSong, render_song
 from .augment import augment
 from .cleaning import clean_segments, normalise_body
 from .kinematic import EVAL_FPS, alignment, beat_times
-from .routines import Routine, Segment, bone_lengths, build_routine, restore_bone_lengths
+from .routines import Routine, Segment, build_routine, median_bone_lengths
 from .sources import SUBJECTS, MotionSource, SongSource, find_motions, find_songs
 from .warp import RATE_BOUNDS, fit_warp, warp_motion
 
@@ -286,9 +287,9 @@ def build_pair(out: Path, job: Job, config: RecipeConfig,
     start = math.ceil(max(warp.music_start, 0.0) * FEATURE_FPS - 1e-6) / FEATURE_FPS
     warped = warp_motion(routine, warp, config.fps, start)
     # Sampling between frames shortens bones a little where they turn fast; put them back.
-    warped = warped.with_positions(restore_bone_lengths(
+    warped = warped.with_positions(constant_bone_lengths(
         warped.positions.astype(np.float64),
-        bone_lengths(routine.positions.astype(np.float64))).astype(np.float32))
+        median_bone_lengths(routine.positions)).astype(np.float32))
     natural_frames = min(routine.num_frames,
                          int((music.duration - start) * routine.fps) + 1)
     before = alignment(routine.trimmed(0, natural_frames), music.beat_times, start)

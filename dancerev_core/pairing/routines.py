@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..body_frame import facing, rotate_yaw
+from ..body_frame import bone_lengths, facing, rotate_yaw
 from ..lifting.postprocess import constant_bone_lengths
 from ..motion import Motion
 from ..skeletons import CANONICAL_24
@@ -59,21 +59,9 @@ def _local(positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def restore_bone_lengths(positions: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Keep each bone's direction, set its length (parents first), roots unchanged.
-
-    `lengths` is per joint (the bone ending there; the root's is ignored)."""
-    return constant_bone_lengths(positions, np.asarray(lengths)[1:])
-
-
-def bone_lengths(positions: np.ndarray) -> np.ndarray:
-    """Median length of the bone ending at each joint (0 for the root)."""
-    lengths = np.zeros(positions.shape[1])
-    for joint, parent in enumerate(CANONICAL_24.parents):
-        if parent >= 0:
-            lengths[joint] = np.median(np.linalg.norm(positions[:, joint] - positions[:, parent],
-                                                      axis=-1))
-    return lengths
+def median_bone_lengths(positions: np.ndarray) -> np.ndarray:
+    """Median length of each canonical bone over the frames (23, body_frame's order)."""
+    return np.median(bone_lengths(positions), axis=0)
 
 
 def _blend_frames(first: np.ndarray | Motion, second: np.ndarray | Motion, fps: float,
@@ -120,7 +108,7 @@ def join(first: np.ndarray, second: np.ndarray, fps: float,
     weight = np.linspace(0.0, 1.0, blend)
     weight = (weight * weight * (3 - 2 * weight))[:, None, None]  # smoothstep
     mixed = (1 - weight) * first[end - blend:end] + weight * moved[start:start + blend]
-    mixed = restore_bone_lengths(mixed, bone_lengths(np.concatenate([first, second])))
+    mixed = constant_bone_lengths(mixed, median_bone_lengths(np.concatenate([first, second])))
     joined = np.concatenate([first[:end - blend], mixed, moved[start + blend:]])
     return joined, end, start
 

@@ -90,7 +90,7 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
     """Dances for a song, written as motion files only once all of them are made."""
     from ..commands.generate import dances_for_song, write_dances
     from ..generation import DECODERS
-    from ..skeletons import JOINT_SETS
+    from ..skeletons import BODY_25, JOINT_SETS
 
     song = request.path("song")
     checkpoint = request.path("checkpoint")
@@ -113,7 +113,7 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
         stage=lambda stage: ctx.progress(stage, 0, 1, GENERATE_STAGES[stage], force=True),
         progress=lambda done, total: ctx.progress("generate", done, total,
                                                   f"frame {done} of {total}"))
-    if request.flag("lift", False) and dances[0].skeleton == "body25":
+    if request.flag("lift", False) and dances[0].skeleton == BODY_25.name:
         ctx.progress("lift", 0, len(dances), "lifting the 2D dance to 3D", force=True)
         dances = [lifted_dance(dance, ctx) for dance in dances]
     ctx.progress("write", 0, len(dances), "writing the motion files", force=True)
