@@ -10,14 +10,16 @@ from . import jobs, preferences, runtime
 from .core import errors
 
 _install: runtime.RuntimeInstall | None = None
-_status = {"text": ""}
+_last_install: dict[str, str] = {}  # how the last installation ended: state, message
 _probe_cache: dict[tuple[str, str], bool] = {}
 
 
 def runtime_summary() -> str:
     """One line for the preferences: which interpreter the worker uses, or what is missing."""
     if _install is not None and not _install.finished:
-        return f"Installing: {_status['text'][:60]}"
+        return f"Installing: {_install.message[:60]}"
+    if _last_install.get("state") == "failed":
+        return f"Install failed: {_last_install['message'][:80]}"
     prefs = preferences.settings()
     folder = preferences.runtime_folder()
     key = (prefs.python, str(folder))
@@ -33,11 +35,10 @@ def _tick() -> float | None:
     global _install
     if _install is None:
         return None
-    for line in _install.poll():
-        _status["text"] = line.strip()
+    _install.poll()
     if not _install.finished:
         return 0.5
-    _status["text"] = "Runtime installed" if _install.state == "done" else _install.message
+    _last_install.update(state=_install.state, message=_install.message)
     _probe_cache.clear()
     _install = None
     return None

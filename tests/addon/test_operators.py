@@ -6,6 +6,7 @@ The same tests run inside a Blender executable through pytest-blender (see the R
 from __future__ import annotations
 
 import sys
+import time
 
 import bpy
 import numpy as np
@@ -283,3 +284,21 @@ def test_every_operator_on_other_rigs(scene, song, model, rig, family):
     assert (obj.animation_data.action if obj.animation_data else None) == had
     from addon.panels import rig_summary
     assert family in rig_summary(obj)
+
+
+def test_a_failed_runtime_install_says_why(registered, tmp_path, monkeypatch):
+    from addon import runtime, runtime_install
+
+    monkeypatch.setattr(addon.preferences, "runtime_folder", lambda: tmp_path / "runtime")
+    monkeypatch.setattr(runtime, "pip_command", lambda python, folder: [
+        sys.executable, "-c", "print('ERROR: no space left'); raise SystemExit(1)"])
+    runtime_install.start()
+    try:
+        deadline = time.monotonic() + 30
+        while runtime_install._tick() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runtime_install.stop()
+    summary = runtime_install.runtime_summary()
+    runtime_install._last_install.clear()
+    assert summary.startswith("Install failed") and "no space left" in summary, summary
