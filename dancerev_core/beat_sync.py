@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .body_frame import fastest_joint_speeds
 from .evaluation.beats import kinematic_beats
 from .time_warp import RATE_BOUNDS, Warp, sample_positions, steady_around_anchors
 
@@ -53,12 +54,6 @@ class BeatSync:
                 "musical_beats": self.musical_beats,
                 "rate_min": round(float(rates.min()), 4),
                 "rate_max": round(float(rates.max()), 4)}
-
-
-def max_joint_speeds(positions: np.ndarray, fps: float) -> np.ndarray:
-    """Per step between frames (T - 1), the fastest joint's speed (units/s)."""
-    steps = np.linalg.norm(np.diff(np.asarray(positions, dtype=np.float64), axis=0), axis=-1)
-    return steps.max(axis=-1) * fps
 
 
 def fit_beat_sync(kinematic: np.ndarray, musical: np.ndarray, duration: float,
@@ -144,7 +139,7 @@ def sync_to_beats(positions: np.ndarray, fps: float, beat_times: np.ndarray
     duration = (frames - 1) / fps
     kinematic = kinematic_beats(positions, fps) / fps
     musical = np.asarray(beat_times, dtype=np.float64)
-    warp = fit_beat_sync(kinematic, musical, duration, max_joint_speeds(positions, fps), fps)
+    warp = fit_beat_sync(kinematic, musical, duration, fastest_joint_speeds(positions, fps), fps)
     report = BeatSync(warp, kinematic_beats=int(kinematic.size),
                       musical_beats=int(((musical >= 0) & (musical <= duration)).sum()))
     if warp.anchors == 0:

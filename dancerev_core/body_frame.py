@@ -16,6 +16,12 @@ FOOT_JOINT_HEIGHT = 0.05  # metres: the foot joints' centres stand this high abo
 BONE_PARENTS = np.asarray(CANONICAL_24.parents[1:])  # bone b ends at joint b + 1
 
 
+def fastest_joint_speeds(positions: np.ndarray, fps: float) -> np.ndarray:
+    """Per step between frames (T - 1 values), the fastest joint's speed (units/s)."""
+    steps = np.diff(np.asarray(positions, dtype=np.float64), axis=0)
+    return np.linalg.norm(steps, axis=-1).max(axis=-1) * fps
+
+
 def bone_lengths(positions: np.ndarray) -> np.ndarray:
     """Lengths (... x 23) of the canonical bones, bone b ending at joint b + 1."""
     positions = np.asarray(positions, dtype=np.float64)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .body_frame import FEET, FOOT_JOINT_HEIGHT, facing, rotate_yaw
+from .body_frame import FEET, FOOT_JOINT_HEIGHT, facing, fastest_joint_speeds, rotate_yaw
 from .lifting.postprocess import GROUND_SIGMA, constant_bone_lengths
 from .smoothing import smooth_over_time
 
@@ -49,8 +49,7 @@ def on_the_floor_with_constant_bones(positions: np.ndarray, fps: float) -> np.nd
     """Absolute canonical joints with one length per bone, standing on the floor, no sole
     more than SINK_ALLOWED below it (jumps kept)."""
     positions = np.asarray(positions, dtype=np.float64)
-    root = positions[:, :1]
-    fixed = constant_bone_lengths(positions - root) + root
+    fixed = constant_bone_lengths(positions)  # keeps the root joint and bone directions
     fixed[..., 2] -= np.percentile(soles(fixed), STAND_PERCENTILE)
     needed = np.maximum(0.0, -soles(fixed))
     raise_by = np.maximum(smooth_over_time(needed, GROUND_SIGMA * fps),
@@ -66,10 +65,8 @@ def without_glitches(positions: np.ndarray, fps: float,
     pass after pass, touching only those frames. Dances within the limit come back as they
     were."""
     fixed = np.array(positions, dtype=np.float64)
-    limit = max_speed / fps
     for _ in range(SMOOTHING_PASSES):
-        steps = np.linalg.norm(np.diff(fixed, axis=0), axis=-1).max(axis=-1)
-        fast = np.flatnonzero(steps > limit)
+        fast = np.flatnonzero(fastest_joint_speeds(fixed, fps) > max_speed)
         if fast.size == 0:
             break
         frames = np.unique(np.concatenate([fast, fast + 1]))

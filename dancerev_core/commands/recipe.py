@@ -179,11 +179,8 @@ def run_export(args: argparse.Namespace) -> int:
         manifest = json.loads((Path(args.data) / "manifest.json").read_text(encoding="utf-8"))
         record["recipe_data"] = {"summary": manifest.get("summary"),
                                  "config": manifest.get("config")}
-    path = save_checkpoint(args.output, source.model, training=record)
+    path = save_checkpoint(args.output, source.model, training=record)  # drops older weights
     weights = json.loads(path.read_text(encoding="utf-8"))["weights"]
-    for stale in path.parent.glob(f"{path.stem}.*.safetensors"):  # earlier exports' weights
-        if stale.name != weights:
-            stale.unlink()
     size = path.stat().st_size + (path.parent / weights).stat().st_size
     print(f"wrote {path} (epoch {record.get('epoch')}, {size / 1e6:.1f} MB)")
     return 0

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..body_frame import fastest_joint_speeds
 from ..errors import DanceRevError
 from . import quality as q
 from .beats import DEFAULT_TOLERANCE
@@ -408,7 +409,7 @@ def compute_figures(material: Material, tolerance: float = DEFAULT_TOLERANCE
         float(np.max(real_drift)) if real_drift else None,
         how="|mean length in the last window - in the first| / median, per bone of each long "
         "dance", worst_bone=q.BONE_NAMES[int(drift.max(axis=0).argmax())]))
-    steps = [q.fastest_joint(p, fps) for p in everything]
+    steps = [fastest_joint_speeds(p, fps) for p in everything]
     real_jumps = [q.max_joint_speed(p, fps) for p in material.real_train]
     rows.append(_figure(
         "physically plausible", "max_joint_speed", f"fastest joint between frames (m/s, at "

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..body_frame import FEET, FOOT_JOINT_HEIGHT, bone_lengths
+from ..body_frame import FEET, FOOT_JOINT_HEIGHT, bone_lengths, fastest_joint_speeds
 from ..skeletons import CANONICAL_24
 from .beats import speed_curve
 from .frechet import fid, normalise_by
@@ -241,16 +241,10 @@ def bone_drift(positions: np.ndarray, fps: float, window_seconds: float) -> np.n
     return np.abs(lengths[-frames:].mean(axis=0) - lengths[:frames].mean(axis=0)) / median
 
 
-def fastest_joint(positions: np.ndarray, fps: float) -> np.ndarray:
-    """Per frame step (T - 1 values): the largest joint displacement times fps (m/s)."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(axis=1) * fps
-
-
 def max_joint_speed(positions: np.ndarray, fps: float) -> float:
     """Largest displacement of any joint between consecutive frames, times fps (m/s).
 
     Compare dances at the same fps: over a longer frame step a fast swing averages down.
     """
-    steps = fastest_joint(positions, fps)
+    steps = fastest_joint_speeds(positions, fps)
     return float(steps.max()) if steps.size else 0.0

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..files import atomic_output
-from .report import markdown_table
+from .report import markdown_table, save_figure
 
 PLOTS = ("quality_energy.png", "quality_fid.png")
 GOAL_SIGNS = {">=": "≥", "<=": "≤"}
@@ -79,12 +79,6 @@ def render_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _save(figure: Any, path: Path) -> Path:
-    with atomic_output(path) as stream:
-        figure.savefig(stream, format="png", dpi=110, bbox_inches="tight")
-    return path
-
-
 def plot_energy(result: dict[str, Any], path: Path) -> Path:
     """Mean joint speed per second of the long dances: their mean, range, the real level."""
     from matplotlib.figure import Figure
@@ -113,7 +107,7 @@ def plot_energy(result: dict[str, Any], path: Path) -> Path:
     axes.set_title("motion energy over the long dances")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_fid(result: dict[str, Any], path: Path) -> Path:
@@ -141,7 +135,7 @@ def plot_fid(result: dict[str, Any], path: Path) -> Path:
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def write_quality_report(result: dict[str, Any], out_dir: str | Path) -> list[Path]:

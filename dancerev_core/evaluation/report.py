@@ -69,7 +69,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 # ---------------------------------------------------------------------- plots
-def _save(figure: Any, path: Path) -> Path:
+def save_figure(figure: Any, path: Path) -> Path:
+    """A matplotlib figure written atomically as a PNG."""
     with atomic_output(path) as stream:
         figure.savefig(stream, format="png", dpi=110, bbox_inches="tight")
     return path
@@ -96,7 +97,7 @@ def plot_table(metrics: dict[str, Any], path: Path) -> Path:
     settings = metrics["settings"]
     figure.suptitle(f"DanceRev evaluation at {settings['fps']:g} fps; beat tolerance "
                     f"±{settings['tolerance_seconds']:g} s", fontsize=10)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_long_term(metrics: dict[str, Any], path: Path) -> Path:
@@ -112,7 +113,7 @@ def plot_long_term(metrics: dict[str, Any], path: Path) -> Path:
         axes = figure.add_subplot()
         axes.axis("off")
         axes.text(0.5, 0.5, f"no set has 2+ dances of {seconds:g} s", ha="center")
-        return _save(figure, path)
+        return save_figure(figure, path)
     for n, (key, title) in enumerate(kinds, start=1):
         axes = figure.add_subplot(1, len(kinds), n)
         for name, entry in long_term["sets"].items():
@@ -127,7 +128,7 @@ def plot_long_term(metrics: dict[str, Any], path: Path) -> Path:
         axes.set_yscale("symlog", linthresh=1.0)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_speed(examples: Sequence[SpeedExample], path: Path, tolerance: float) -> Path:
@@ -153,7 +154,7 @@ def plot_speed(examples: Sequence[SpeedExample], path: Path, tolerance: float) -
     if examples:
         axes.set_xlabel("seconds")
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 # ---------------------------------------------------------------------- the report

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..body_frame import FEET, FOOT_JOINT_HEIGHT
+from ..body_frame import BONE_PARENTS, FEET, FOOT_JOINT_HEIGHT, J, fastest_joint_speeds
 from ..motion import Motion
 from ..retarget.solver import leg_lengths
-from ..skeletons import CANONICAL_24
 
-J = {name: index for index, name in enumerate(CANONICAL_24.joint_names)}
 REFERENCE_LEG_LENGTH = 0.90  # metres, hip to knee plus knee to ankle (an adult of ~1.75 m)
 GLITCH_SPEED = 15.0  # leg lengths per second (13.5 m/s): faster than any real limb motion
 GLITCH_TURN = 3000.0  # degrees per second; clean CMU phrases stay under ~2,600
@@ -45,7 +43,7 @@ def glitch_steps(motion: Motion) -> np.ndarray:
     """Indices i where, between frames i and i + 1, a joint moves faster than GLITCH_SPEED
     or a bone turns faster than GLITCH_TURN (a foot or hand flipping over in one frame)."""
     positions = motion.positions.astype(np.float64)
-    speed = np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(axis=1) * motion.fps
+    speed = fastest_joint_speeds(positions, motion.fps)
     leg = float(np.median(leg_lengths(positions)))
     return np.flatnonzero((speed > GLITCH_SPEED * leg)
                           | (bone_turn_speed(positions, motion.fps) > GLITCH_TURN))
@@ -53,8 +51,7 @@ def glitch_steps(motion: Motion) -> np.ndarray:
 
 def bone_turn_speed(positions: np.ndarray, fps: float) -> np.ndarray:
     """Per frame step, the fastest turn of any bone's direction, in degrees per second."""
-    parents = np.array(CANONICAL_24.parents[1:])
-    bones = positions[:, 1:] - positions[:, parents]
+    bones = positions[:, 1:] - positions[:, BONE_PARENTS]
     bones /= np.linalg.norm(bones, axis=-1, keepdims=True) + 1e-12
     cosine = np.clip((bones[1:] * bones[:-1]).sum(-1), -1.0, 1.0)
     return np.degrees(np.arccos(cosine)).max(axis=1) * fps

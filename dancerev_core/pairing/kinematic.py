@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.beats import DEFAULT_TOLERANCE, beat_scores, kinematic_beats
+from ..evaluation.suite import DEFAULT_FPS
 from ..motion import Motion
 
-EVAL_FPS = 15.0  # evaluation.suite's default frame rate (the model's)
+EVAL_FPS = DEFAULT_FPS  # the evaluation's frame rate (the model's)
 
 
 def beat_times(motion: Motion, seen_at: float | None = EVAL_FPS) -> np.ndarray:

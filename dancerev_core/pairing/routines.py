@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..body_frame import bone_lengths, facing, rotate_yaw
+from ..body_frame import J, bone_lengths, facing, rotate_yaw
 from ..lifting.postprocess import constant_bone_lengths
 from ..motion import Motion
-from ..skeletons import CANONICAL_24
 
-J = {name: index for index, name in enumerate(CANONICAL_24.joint_names)}
 BLEND_SECONDS = 0.4
 SEARCH_SECONDS = 1.0
 

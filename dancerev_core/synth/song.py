@@ -39,7 +39,6 @@ class SynthSong:
     swing: float
     key: str
     beat_times: np.ndarray  # seconds
-    downbeat_times: np.ndarray
 
     @property
     def duration(self) -> float:
@@ -82,7 +81,7 @@ def render_song(seed: int, seconds: float, sample_rate: int = 22_050,
                      style=chosen.name, tempo=bpm, beats_per_bar=chosen.beats_per_bar,
                      swing=plan["swing"], key=f"{NOTE_NAMES[plan['root'] % 12]} "
                                               f"{plan['mode']}",
-                     beat_times=beat_times, downbeat_times=beat_times[::chosen.beats_per_bar])
+                     beat_times=beat_times)
 
 
 # ---------------------------------------------------------------------- choices
@@ -105,7 +104,6 @@ def _plan(style: Style, bpm: float, rng: np.random.Generator) -> dict[str, Any]:
         "snare_bright": float(rng.uniform(3500.0, 7000.0)),
         "hat_bright": float(rng.uniform(5000.0, 8000.0)),
         "pad_warmth": float(rng.uniform(3.0, 8.0)), "arp_octave": int(rng.integers(1, 3)),
-        "beat_seconds": 60.0 / bpm,
     }
 
 

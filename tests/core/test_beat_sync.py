@@ -8,9 +8,9 @@ import numpy as np
 from dancerev_core.beat_sync import (
     MAX_SHIFT,
     fit_beat_sync,
-    max_joint_speeds,
     sync_to_beats,
 )
+from dancerev_core.body_frame import fastest_joint_speeds
 from dancerev_core.evaluation.beats import beat_scores, kinematic_beats
 from dancerev_core.time_warp import RATE_BOUNDS
 
@@ -61,7 +61,7 @@ def test_loose_accents_are_moved_onto_the_beats():
     rates = report.warp.rates()
     assert rates.min() >= RATE_BOUNDS[0] - 1e-9 and rates.max() <= RATE_BOUNDS[1] + 1e-9
     # no joint faster than the dance's own fastest step (a little slack for resampling)
-    assert max_joint_speeds(synced, FPS).max() <= 1.02 * max_joint_speeds(dance, FPS).max()
+    assert fastest_joint_speeds(synced, FPS).max() <= 1.02 * fastest_joint_speeds(dance, FPS).max()
 
 
 def test_a_dance_already_on_the_beat_is_left_as_it_is():
