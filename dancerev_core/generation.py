@@ -62,6 +62,17 @@ def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: flo
                    seed: int = 0, num: int = 1, *, start: float = 0.0, decoder: str = "fast",
                    beat_sync: bool = True,
                    progress: Callable[[int, int], None] | None = None) -> list[Motion]:
+    """`num` dances as delivered: `decode_dances` (see there), then `finish_dance`: with
+    `beat_sync` (default) each is re-timed by a little so its accents land on the song's beats
+    (`meta["beat_sync"]` says what moved); canonical 3D ones are made physically plausible."""
+    return [finish_dance(dance, beat_sync)
+            for dance in decode_dances(features, checkpoint, seconds, seed, num, start=start,
+                                       decoder=decoder, progress=progress)]
+
+
+def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: float | None = None,
+                  seed: int = 0, num: int = 1, *, start: float = 0.0, decoder: str = "fast",
+                  progress: Callable[[int, int], None] | None = None) -> list[Motion]:
     """`num` dances for the music from `start` for `seconds` (default: to the song's end).
 
     Returns absolute motions in the checkpoint's joint set at its fps (the features must be
@@ -75,10 +86,8 @@ def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: flo
     fp32 result; the rearranged fp32 path on other devices); "plain" is the straightforward
     fp32 loop `Seq2Seq.generate`. Any length works: the encoder runs in windows and the
     decoder needs constant memory per step. `progress(done, total)` (fast decoder only) is
-    called every few dozen frames; an exception raised there cancels. `beat_sync` (default)
-    re-times each dance by a little so its accents land on the song's beats (beat_sync.py;
-    `meta["beat_sync"]` says what it did); 3D canonical dances are then made physically
-    plausible (plausible.py).
+    called every few dozen frames; an exception raised there cancels. These are the
+    model's poses as decoded; `finish_dance` turns them into what users get.
     """
     import torch
 
@@ -118,24 +127,23 @@ def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: flo
             "audio_start": audio_start, "beat_times": [round(float(b), 6) for b in beats],
             "tempo": float(features.tempo), "seed": int(seed), "num": int(num),
             "decoder": used}
-    dances = [poses_to_motion(poses[k], config.joint_set, config.fps,
-                              {**meta, "variation": k + 1})
-              for k in range(num)]
+    return [poses_to_motion(poses[k], config.joint_set, config.fps,
+                            {**meta, "variation": k + 1})
+            for k in range(num)]
+
+
+def finish_dance(dance: Motion, beat_sync: bool = True) -> Motion:
+    """A decoded dance as delivered: re-timed onto the beats in its meta (beat_sync.py,
+    unless `beat_sync` is False) and, for canonical 3D joints, made physically plausible
+    (plausible.py). The decoded dance is left as it was."""
+    positions, meta = dance.positions, dict(dance.meta)
     if beat_sync:
-        dances = [synced_to_beats(dance) for dance in dances]
-    if config.joint_set == CANONICAL_24.name:  # bones of one length, feet out of the floor
-        dances = [dance.with_positions(plausible_positions(dance.positions, dance.fps)
-                                       .astype(np.float32)) for dance in dances]
-        for dance in dances:
-            dance.meta["plausible"] = "constant bone lengths, feet on the floor (plausible.py)"
-    return dances
-
-
-def synced_to_beats(dance: Motion) -> Motion:
-    """The dance re-timed onto the beats in its meta (beat_sync.py), with a note of what moved."""
-    positions, report = sync_to_beats(dance.positions, dance.fps, dance.meta["beat_times"])
-    return dance.with_positions(positions.astype(np.float32),
-                                meta={**dance.meta, "beat_sync": report.summary()})
+        positions, report = sync_to_beats(positions, dance.fps, meta["beat_times"])
+        meta["beat_sync"] = report.summary()
+    if dance.skeleton == CANONICAL_24.name:
+        positions = plausible_positions(positions, dance.fps)
+        meta["plausible"] = "no glitches, constant bone lengths, feet on the floor (plausible.py)"
+    return dance.with_positions(np.asarray(positions, dtype=np.float32), meta=meta)
 
 
 def variation_paths(output: str | Path, num: int) -> list[Path]:

@@ -103,7 +103,7 @@ def gather(checkpoint: Checkpoint, data_dir: str | Path, out_dir: str | Path,
     """Read the real motion, write the long songs, generate every dance (see module doc)."""
     from ..analysis import analyse_song
     from ..formats.paired_dataset import list_clips
-    from ..generation import generate_dance
+    from ..generation import decode_dances, finish_dance, generate_dance
 
     say = log or (lambda _message: None)
     data_dir = Path(data_dir)
@@ -129,16 +129,15 @@ def gather(checkpoint: Checkpoint, data_dir: str | Path, out_dir: str | Path,
         key = song_key(clips.get(f"test/{clip.name}"), clip.audio_path.name)
         material.real_test.append(Dance(clip.name, motion, clip.genre, key,
                                         beats[(beats >= 0) & (beats <= motion.duration)]))
-        dances = generate_dance(music, checkpoint, seconds=frames / fps,
+        decoded = decode_dances(music, checkpoint, seconds=frames / fps,
                                 start=clip.audio_offset, seed=settings.seed, num=settings.num)
-        for k, dance in enumerate(dances, 1):
-            material.generated.append(_generated(f"{clip.name}#{k}", dance, fps, clip.genre,
+        for k, dance in enumerate(decoded, 1):
+            name = f"{clip.name}#{k}"
+            material.generated.append(_generated(name, finish_dance(dance), fps, clip.genre,
                                                  key))
+            material.own_timing.append(_generated(name, finish_dance(dance, beat_sync=False),
+                                                  fps, clip.genre, key))
             material.inputs.append(clip.name)
-        own = generate_dance(music, checkpoint, seconds=frames / fps, start=clip.audio_offset,
-                             seed=settings.seed, num=settings.num, beat_sync=False)
-        material.own_timing += [_generated(f"{clip.name}#{k}", dance, fps, clip.genre, key)
-                                for k, dance in enumerate(own, 1)]
 
     train = list_clips(data_dir / manifest.get("train_on", "train"), validate_motion=False)
     material.real_train = [eval_motion(c.load_motion(joints="canonical"), fps)
