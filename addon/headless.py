@@ -203,11 +203,10 @@ def log_to_stderr(text: str) -> None:
 def main(args: Any) -> int:
     """`dancerev dance` (arguments parsed by dancerev_core/commands/dance.py)."""
     started = time.perf_counter()
-    size = tuple(int(part) for part in args.size.lower().split("x"))
     summary = dance_song(args.audio, args.output, args.character, render_path=args.render,
                          bvh_path=args.bvh, model=args.model or "", bone_map=args.map or "",
                          start=args.start, seconds=args.seconds, seed=args.seed, num=args.num,
-                         beat_sync=not args.no_beat_sync, fps=args.fps, size=size,
+                         beat_sync=not args.no_beat_sync, fps=args.fps, size=args.size,
                          log=log_to_stderr)
     print_summary(summary, started)
     return 0

@@ -31,12 +31,14 @@ def active(kind: str) -> Run | None:
 
 
 def redraw() -> None:
-    """Ask the 3D viewports to redraw (the progress bar) when there is a window at all."""
+    """Ask the 3D viewports' sidebars to redraw (the progress bar), when there is a window."""
     manager = bpy.context.window_manager
     for window in (manager.windows if manager else ()):
         for area in window.screen.areas:
             if area.type == "VIEW_3D":
-                area.tag_redraw()
+                for region in area.regions:
+                    if region.type == "UI":
+                        region.tag_redraw()
 
 
 def worker_job(request: dict[str, Any], context: bpy.types.Context | None = None
@@ -68,6 +70,7 @@ class Run:
         self.job = job
         self.message = ""  # the last thing worth telling the user
         self.scratch: Path | None = None  # a folder of the job's own files, removed at the end
+        self.updated = False  # the last step brought events (the panel needs a redraw)
 
     @property
     def scene(self) -> bpy.types.Scene | None:
@@ -114,8 +117,10 @@ class Run:
         """Poll once; True while the job is still going."""
         if self.scene is None:  # the scene (or the whole file) went away
             self.job.cancel(wait=False)
-        for event in self.job.poll():
+        events = self.job.poll()
+        for event in events:
             self.handle(event)
+        self.updated = bool(events)
         return not self.job.finished
 
 
@@ -132,6 +137,7 @@ def start(run: Run) -> Run:
 
 def tick() -> float | None:
     """The timer: step every run, drop the finished ones; stop when none is left."""
+    changed = False
     for kind, run in list(_active.items()):
         try:
             going = run.step()
@@ -139,10 +145,12 @@ def tick() -> float | None:
             run.job.cancel(wait=False)
             run.fail(f"{type(error).__name__}: {error}")
             going = False
+        changed = changed or run.updated or not going
         if not going:
             del _active[kind]
             run.finish()
-    redraw()
+    if changed:  # a training run can go quiet for minutes: no redraw while nothing changes
+        redraw()
     return INTERVAL if _active else None
 
 

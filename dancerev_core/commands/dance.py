@@ -46,4 +46,5 @@ def run(args: argparse.Namespace) -> int:
         raise DanceRevError(f"--size must be even and at least 16x16, got {args.size!r}")
     if args.num < 1:
         raise DanceRevError(f"--num must be at least 1, got {args.num}")
+    args.size = (width, height)  # checked once, used as numbers from here on
     return addon_module("headless").main(args)

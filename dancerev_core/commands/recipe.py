@@ -176,7 +176,9 @@ def run_export(args: argparse.Namespace) -> int:
               if not key.startswith("optimizer")}
     record["exported_from"] = f"{Path(args.run_dir).name}/{args.checkpoint}"
     if args.data:
-        manifest = json.loads((Path(args.data) / "manifest.json").read_text(encoding="utf-8"))
+        from ..evaluation.default_model import read_manifest
+
+        manifest = read_manifest(args.data)
         record["recipe_data"] = {"summary": manifest.get("summary"),
                                  "config": manifest.get("config")}
     path = save_checkpoint(args.output, source.model, training=record)  # drops older weights

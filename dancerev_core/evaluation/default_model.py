@@ -26,7 +26,6 @@ REPORT_DIR/songs.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -38,6 +37,7 @@ import numpy as np
 
 from ..body_frame import fastest_joint_speeds
 from ..errors import DanceRevError
+from ..files import load_json
 from . import quality as q
 from .beats import DEFAULT_TOLERANCE
 from .suite import Dance, Settings, beat_metrics, eval_motion
@@ -82,8 +82,8 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
     path = Path(data_dir) / "manifest.json"
     if not path.is_file():
         raise DanceRevError(f"{path}: not found (run `dancerev recipe data` first)")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != "dancerev.recipe-data":
+    manifest = load_json(path)
+    if not isinstance(manifest, dict) or manifest.get("format") != "dancerev.recipe-data":
         raise DanceRevError(f"{path}: not a recipe data manifest")
     return manifest
 
