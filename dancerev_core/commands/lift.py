@@ -9,6 +9,7 @@ from ..errors import DanceRevError, InputFileError
 from ..formats.motion_npz import save_motion
 from ..formats.reading import read_motion
 from ..skeletons import BODY_25
+from .train import parse_image_size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,16 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _aspect(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        width, height = (float(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise DanceRevError(f"--image-size must be WIDTHxHEIGHT, e.g. 1280x720, not "
-                            f"{text!r}") from None
-    if width <= 0 or height <= 0:
-        raise DanceRevError(f"--image-size must be positive, not {text!r}")
-    return width / height
+    size = parse_image_size(text)
+    return None if size is None else size[0] / size[1]
 
 
 def run(args: argparse.Namespace) -> int:

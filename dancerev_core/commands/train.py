@@ -93,15 +93,17 @@ def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return sections[0], sections[1]
 
 
-def _image_size(text: str | None) -> tuple[float, float] | None:
+def parse_image_size(text: str | None) -> tuple[float, float] | None:
+    """--image-size WIDTHxHEIGHT as numbers (None when not given), checked."""
     if text is None:
         return None
     try:
         width, height = (float(part) for part in text.lower().split("x"))
     except ValueError:
-        raise DanceRevError(f"--image-size must look like 1920x1080, got {text!r}") from None
+        raise DanceRevError(f"--image-size must be WIDTHxHEIGHT, e.g. 1280x720, not "
+                            f"{text!r}") from None
     if width <= 0 or height <= 0:
-        raise DanceRevError(f"--image-size must be positive, got {text!r}")
+        raise DanceRevError(f"--image-size must be positive, not {text!r}")
     return width, height
 
 
@@ -164,7 +166,7 @@ def train_run(dataset: str | Path, output: str | Path, *, data_format: str = "au
     data = load_training_data(dataset, fps=model_config.fps, seq_len=config.seq_len,
                               joint_set=joint_set, data_format=data_format,
                               val_fraction=config.val_fraction, seed=config.seed,
-                              mirror=config.mirror, image_size=_image_size(image_size),
+                              mirror=config.mirror, image_size=parse_image_size(image_size),
                               log=say)
     if joint_set is None:
         model_config = replace(model_config, joint_set=data.joint_set)
