@@ -23,7 +23,6 @@ atomically; loading checks size and hash and never unpickles.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import time
@@ -41,9 +40,10 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from ..errors import DanceRevError, InputFileError
-from ..files import atomic_output
 from ..motion import Motion
 from ..skeletons import joint_set
+from ..weights_pair import checked_weights, save_pair
+from ..weights_pair import json_path as pair_json_path
 
 FORMAT = "dancerev-style-classifier"
 VERSION = 1
@@ -316,32 +316,17 @@ def accuracy(model: StyleClassifier, windows: np.ndarray, labels: np.ndarray) ->
 
 # ---------------------------------------------------------------------- saving and loading
 def classifier_json(path: str | Path) -> Path:
-    path = Path(path)
-    return path if path.suffix == ".json" else path.with_name(path.name + ".json")
+    return pair_json_path(path)
 
 
 def save_classifier(path: str | Path, model: StyleClassifier,
                     training: dict[str, Any] | None = None) -> Path:
-    """NAME.json + NAME.<hash>.safetensors, atomically (module docstring); the JSON's path."""
-    json_path = classifier_json(path)
-    stem = json_path.name[:-len(".json")]
+    """NAME.json + NAME.<hash>.safetensors, atomically (`weights_pair.py`); the JSON's path."""
     tensors = {k: t.detach().cpu().contiguous() for k, t in model.state_dict().items()}
     data = save_safetensors(tensors, metadata={"format": FORMAT})
-    digest = hashlib.sha256(data).hexdigest()
-    weights_name = f"{stem}.{digest[:16]}.safetensors"
-    header = {"format": FORMAT, "version": VERSION, "weights": weights_name,
-              "weights_bytes": len(data), "weights_sha256": digest,
-              "classifier": model.config.to_dict(), "training": training or {}}
-    text = json.dumps(header, indent=2, allow_nan=False) + "\n"
-    with atomic_output(json_path.parent / weights_name) as stream:
-        stream.write(data)
-    with atomic_output(json_path, "w") as stream:
-        stream.write(text)
-    for old in json_path.parent.glob(f"{stem}.*.safetensors"):
-        if old.name != weights_name and len(old.name) == len(weights_name):
-            with contextlib.suppress(OSError):
-                old.unlink()
-    return json_path
+    return save_pair(path, data, {"format": FORMAT, "version": VERSION,
+                                  "classifier": model.config.to_dict(),
+                                  "training": training or {}})
 
 
 @dataclass
@@ -373,15 +358,7 @@ def load_classifier(path: str | Path) -> LoadedClassifier:
         config = ClassifierConfig.from_dict(header["classifier"])
     except (DanceRevError, KeyError, TypeError) as error:
         raise InputFileError(json_path, f"bad classifier config: {error}") from None
-    name = str(header.get("weights", ""))
-    weights = json_path.parent / name
-    if Path(name).name != name or not name.endswith(".safetensors") or not weights.is_file():
-        raise InputFileError(json_path, f"its weights file {name!r} is missing")
-    data = weights.read_bytes()
-    if (len(data) != header.get("weights_bytes")
-            or hashlib.sha256(data).hexdigest() != header.get("weights_sha256")):
-        raise InputFileError(weights, f"truncated, corrupted or modified (size or sha256 "
-                                      f"differs from {json_path.name})")
+    weights, data = checked_weights(json_path, header)
     model = StyleClassifier(config)
     try:
         model.load_state_dict(load_safetensors(data))

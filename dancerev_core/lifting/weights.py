@@ -1,18 +1,14 @@
 """The lifter's weights file: safetensors read and written with numpy alone, plus its JSON.
 
 A lifter called NAME is `NAME.json` (what the network is, how its input is made, how it was
-trained, and which weights file belongs to it with that file's size and sha256) beside
-`NAME.<first 16 hex of sha256>.safetensors`, as the Seq2Seq checkpoints are
-(`model/checkpoint.py`): the weights are written first under their content's name, the
-JSON last, so a crash leaves the previous pair intact. Nothing here unpickles, and nothing
+trained) beside its weights, the pair written and checked as every DanceRev model's is
+(`weights_pair.py`). Nothing here unpickles, and nothing
 needs torch or the safetensors package, so the lifter loads inside Blender's Python.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -20,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError
-from ..files import atomic_output, load_json
+from ..files import load_json
+from ..weights_pair import checked_weights, json_path, save_pair
 
 FORMAT = "dancerev-lifter"
 VERSION = 1
@@ -80,32 +77,11 @@ def decode_safetensors(data: bytes, path: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-def json_path(path: str | Path) -> Path:
-    """`pretrained/lifter` or `pretrained/lifter.json` -> `pretrained/lifter.json`."""
-    path = Path(path)
-    return path if path.suffix == ".json" else path.with_name(path.name + ".json")
-
-
 def save_weights(path: str | Path, tensors: dict[str, np.ndarray],
                  description: dict[str, Any]) -> Path:
     """Write NAME.<hash>.safetensors then NAME.json (the commit); returns the JSON's path."""
-    target = json_path(path)
-    stem = target.name[:-len(".json")]
     data = encode_safetensors(tensors, {"format": FORMAT})
-    digest = hashlib.sha256(data).hexdigest()
-    weights_name = f"{stem}.{digest[:16]}.safetensors"
-    header = {"format": FORMAT, "version": VERSION, "weights": weights_name,
-              "weights_bytes": len(data), "weights_sha256": digest, **description}
-    text = json.dumps(header, indent=2, allow_nan=False) + "\n"
-    with atomic_output(target.parent / weights_name) as stream:
-        stream.write(data)
-    with atomic_output(target, "w") as stream:
-        stream.write(text)
-    pattern = re.compile(re.escape(stem) + r"\.[0-9a-f]{16}\.safetensors")
-    for old in target.parent.iterdir():
-        if old.name != weights_name and pattern.fullmatch(old.name):
-            old.unlink(missing_ok=True)
-    return target
+    return save_pair(path, data, {"format": FORMAT, "version": VERSION, **description})
 
 
 def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -117,18 +93,5 @@ def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray
     if header.get("version") != VERSION:
         raise InputFileError(target, f"lifter version {header.get('version')!r} is not "
                                      f"supported (this DanceRev reads version {VERSION})")
-    name = header.get("weights")
-    if not isinstance(name, str) or Path(name).name != name or not name.endswith(
-            ".safetensors"):
-        raise InputFileError(target, "'weights' must name a .safetensors file beside it")
-    weights = target.parent / name
-    if not weights.is_file():
-        raise InputFileError(weights, f"weights file of {target.name} not found")
-    data = weights.read_bytes()
-    if len(data) != header.get("weights_bytes"):
-        raise InputFileError(weights, f"truncated or wrong size: {len(data)} bytes, "
-                                      f"{target.name} says {header.get('weights_bytes')}")
-    if hashlib.sha256(data).hexdigest() != header.get("weights_sha256"):
-        raise InputFileError(weights, f"corrupted or modified: sha256 differs from "
-                                      f"{target.name}")
+    weights, data = checked_weights(target, header)
     return header, decode_safetensors(data, weights)

@@ -20,11 +20,7 @@ pickle) by their first bytes without ever unpickling.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +31,9 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from ..errors import DanceRevError, InputFileError
-from ..files import atomic_output
 from ..music_features import FEATURE_BLOCKS, NUM_FEATURES
+from ..weights_pair import checked_weights, save_pair
+from ..weights_pair import json_path as pair_json_path
 from .config import ModelConfig
 from .network import Seq2Seq, default_device
 
@@ -61,31 +58,7 @@ class Checkpoint:
 
 def checkpoint_json(path: str | Path) -> Path:
     """`runs/last`, `runs/last.json` -> `runs/last.json`."""
-    path = Path(path)
-    return path if path.suffix == ".json" else path.with_name(path.name + ".json")
-
-
-def _weights_pattern(stem: str) -> re.Pattern[str]:
-    return re.compile(re.escape(stem) + r"\.[0-9a-f]{16}\.safetensors")
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, rename over `path`."""
-    with atomic_output(path) as f:  # files get the user's usual mode, not mkstemp's 0600
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    _fsync_dir(path.parent)
+    return pair_json_path(path)
 
 
 def save_checkpoint(path: str | Path, model: Seq2Seq, training: dict[str, Any] | None = None,
@@ -95,21 +68,14 @@ def save_checkpoint(path: str | Path, model: Seq2Seq, training: dict[str, Any] |
     `training` is free JSON (data summary, epoch, optimizer scalars...); `extra_tensors` are
     stored beside the weights and come back as `Checkpoint.extra`, committed together.
     """
-    json_path = checkpoint_json(path)
-    stem = json_path.name[:-len(".json")]
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
     for name, tensor in (extra_tensors or {}).items():
         tensors[EXTRA_PREFIX + name] = tensor.detach().to("cpu").contiguous()
     data = save_safetensors(tensors, metadata={"format": FORMAT})
-    digest = hashlib.sha256(data).hexdigest()
-    weights_name = f"{stem}.{digest[:16]}.safetensors"
     config = model.config
     header = {
         "format": FORMAT,
         "version": VERSION,
-        "weights": weights_name,
-        "weights_bytes": len(data),
-        "weights_sha256": digest,
         "model": config.to_dict(),
         "features": {
             "num_features": config.num_features,
@@ -121,16 +87,7 @@ def save_checkpoint(path: str | Path, model: Seq2Seq, training: dict[str, Any] |
                    "pose_size": config.pose_size, "layout": POSE_LAYOUT},
         "training": training or {},
     }
-    text = json.dumps(header, indent=2, allow_nan=False) + "\n"  # fails before any write
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(json_path.parent / weights_name, data)
-    _atomic_write(json_path, text.encode("utf-8"))
-    pattern = _weights_pattern(stem)
-    for old in json_path.parent.iterdir():
-        if old.name != weights_name and pattern.fullmatch(old.name):
-            with contextlib.suppress(OSError):  # e.g. open on Windows; the next save retries
-                old.unlink()
-    return json_path
+    return save_pair(path, data, header)
 
 
 _REFUSED = {
@@ -191,24 +148,14 @@ def _read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _read_weights(json_path: Path, header: dict[str, Any]) -> dict[str, torch.Tensor]:
-    name = header["weights"]
-    if Path(name).name != name or not name.endswith(".safetensors"):
-        raise InputFileError(json_path, f"weights {name!r} must be a .safetensors file beside "
-                                        "the JSON")
-    weights = json_path.parent / name
-    if not weights.is_file():
-        raise InputFileError(weights, f"weights file of {json_path.name} not found")
-    data = weights.read_bytes()
+def _refuse_archives(weights: Path, data: bytes) -> None:
     kind = _sniff(data[:16])
     if kind in ("pickle", "zip"):
         raise InputFileError(weights, _REFUSED[kind])
-    if len(data) != header["weights_bytes"]:
-        raise InputFileError(weights, f"truncated or wrong size: {len(data)} bytes, "
-                                      f"{json_path.name} says {header['weights_bytes']}")
-    if hashlib.sha256(data).hexdigest() != header["weights_sha256"]:
-        raise InputFileError(weights, f"corrupted or modified: sha256 differs from "
-                                      f"{json_path.name}")
+
+
+def _read_weights(json_path: Path, header: dict[str, Any]) -> dict[str, torch.Tensor]:
+    weights, data = checked_weights(json_path, header, refuse=_refuse_archives)
     try:
         return load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as error:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dancerev_core import weights_pair
 from dancerev_core.errors import InputFileError
 from dancerev_core.model import ModelConfig, Seq2Seq
 from dancerev_core.model import checkpoint as ckpt
@@ -81,7 +82,7 @@ def test_kill_during_save_leaves_last_checkpoint_loadable(tmp_path, monkeypatch,
     """A save killed after the new weights (1) or while writing the JSON (2)."""
     old = tiny_model(0)
     save_checkpoint(tmp_path / "last", old, {"epoch": 1})
-    real_write, calls = ckpt._atomic_write, []
+    real_write, calls = weights_pair._durable_write, []
 
     def dying_write(path, data):
         calls.append(path)
@@ -91,10 +92,10 @@ def test_kill_during_save_leaves_last_checkpoint_loadable(tmp_path, monkeypatch,
             raise KeyboardInterrupt
         real_write(path, data)
 
-    monkeypatch.setattr(ckpt, "_atomic_write", dying_write)
+    monkeypatch.setattr(weights_pair, "_durable_write", dying_write)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path / "last", tiny_model(1), {"epoch": 2})
-    monkeypatch.setattr(ckpt, "_atomic_write", real_write)
+    monkeypatch.setattr(weights_pair, "_durable_write", real_write)
     loaded = load_checkpoint(tmp_path / "last", device="cpu")
     assert loaded.training == {"epoch": 1}
     for name, tensor in old.state_dict().items():
