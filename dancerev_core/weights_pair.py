@@ -76,6 +76,16 @@ def checked_weights(target: Path, header: dict[str, Any],
     return weights, data
 
 
+def shape_mismatch(expected: dict[str, tuple[int, ...]], got: dict[str, tuple[int, ...]]
+                   ) -> str | None:
+    """None when the loaded tensors' shapes are the expected ones, else what differs."""
+    if got == expected:
+        return None
+    wrong = sorted(set(expected) ^ set(got)) or sorted(
+        name for name in expected if expected[name] != got[name])
+    return f"{len(wrong)} tensors differ, e.g. {wrong[0]!r}"
+
+
 def _durable_write(path: Path, data: bytes) -> None:
     """Atomically, and on disk (file and folder fsynced) before returning."""
     with atomic_output(path) as stream:  # files get the user's usual mode, not mkstemp's 0600

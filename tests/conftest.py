@@ -17,3 +17,14 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not found: {path} (set DANCEREV_SHARED_DATA)")
     return path
+
+
+def song_excerpt(song: str, path: Path, start: float, stop: float, rate: int = 22050) -> Path:
+    """Seconds `start`..`stop` of a shared song, decoded and written to `path` as a wav."""
+    import soundfile
+
+    from dancerev_core.audio import load_audio
+
+    waveform = load_audio(shared_data("music", song), rate)
+    soundfile.write(path, waveform[int(rate * start):int(rate * stop)], rate)
+    return path

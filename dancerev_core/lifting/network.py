@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DanceRevError, InputFileError
+from ..weights_pair import shape_mismatch
 from .features import INPUT_CHANNELS, LIFTER_FPS, SCALE_WINDOW
 from .skeleton import INPUT_KEYPOINTS
 from .weights import load_weights
@@ -127,13 +128,10 @@ def load_lifter(path: str | Path | None = None) -> Lifter:
         config = LifterConfig.from_dict(header.get("network", {}))
     except DanceRevError as error:
         raise InputFileError(path, str(error)) from None
-    expected = tensor_shapes(config)
-    got = {name: tuple(t.shape) for name, t in tensors.items()}
-    if got != expected:
-        wrong = sorted(set(expected) ^ set(got)) or sorted(
-            n for n in expected if expected[n] != got[n])
-        raise InputFileError(path, f"weights do not fit the network description "
-                                   f"({len(wrong)} tensors differ, e.g. {wrong[0]!r})")
+    differs = shape_mismatch(tensor_shapes(config),
+                             {name: tuple(t.shape) for name, t in tensors.items()})
+    if differs:
+        raise InputFileError(path, f"weights do not fit the network description ({differs})")
     return Lifter(config, tensors, header, Path(path))
 
 

@@ -32,7 +32,7 @@ from safetensors.torch import save as save_safetensors
 
 from ..errors import DanceRevError, InputFileError
 from ..music_features import FEATURE_BLOCKS, NUM_FEATURES
-from ..weights_pair import checked_weights, save_pair
+from ..weights_pair import checked_weights, save_pair, shape_mismatch
 from ..weights_pair import json_path as pair_json_path
 from .config import ModelConfig
 from .network import Seq2Seq, default_device
@@ -193,13 +193,10 @@ def load_checkpoint(path: str | Path, expect_features: int | None = NUM_FEATURES
     extra = {k[len(EXTRA_PREFIX):]: t for k, t in tensors.items() if k.startswith(EXTRA_PREFIX)}
     state = {k: t for k, t in tensors.items() if not k.startswith(EXTRA_PREFIX)}
     model = Seq2Seq(config)
-    expected = {k: tuple(t.shape) for k, t in model.state_dict().items()}
-    got = {k: tuple(t.shape) for k, t in state.items()}
-    if got != expected:
-        wrong = sorted(set(expected) ^ set(got)) or sorted(
-            k for k in expected if expected[k] != got[k])
-        raise InputFileError(weights, f"weights do not fit the model config "
-                                      f"({len(wrong)} tensors differ, e.g. {wrong[0]!r})")
+    differs = shape_mismatch({k: tuple(t.shape) for k, t in model.state_dict().items()},
+                             {k: tuple(t.shape) for k, t in state.items()})
+    if differs:
+        raise InputFileError(weights, f"weights do not fit the model config ({differs})")
     model.load_state_dict(state)
     model.to(default_device() if device is None else device).eval()
     return Checkpoint(path=json_path, config=config, model=model,

@@ -15,7 +15,7 @@ import pytest
 import addon
 from addon import keyframes, runs
 from tests.addon.conftest import TINY_MODEL
-from tests.conftest import shared_data
+from tests.conftest import shared_data, song_excerpt
 from tests.core.test_worker import paper_dataset  # noqa: F401 (a fixture)
 
 SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
@@ -31,14 +31,7 @@ def registered():
 @pytest.fixture(scope="module")
 def song(tmp_path_factory):
     """6 s of a real song as a wav file."""
-    import soundfile
-
-    from dancerev_core.audio import load_audio
-
-    waveform = load_audio(shared_data("music", SONG), 22050)
-    path = tmp_path_factory.mktemp("song") / "groove.wav"
-    soundfile.write(path, waveform[22050 * 20:22050 * 26], 22050)
-    return path
+    return song_excerpt(SONG, tmp_path_factory.mktemp("song") / "groove.wav", 20, 26)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dancerev_core.cli import main
 from dancerev_core.model import ModelConfig, self_fed_length
 from dancerev_core.model.checkpoint import load_checkpoint
 from dancerev_core.training import TrainConfig, load_run, load_training_data, train
-from tests.conftest import shared_data
+from tests.conftest import shared_data, song_excerpt
 
 TINY_MODEL = dict(d_model=32, n_layers=1, n_heads=2, d_k=16, d_v=16, d_inner=128, window=10,
                   decoder_hidden=64, dropout=0.1, schedule="linear", lam=0.5)
@@ -27,17 +27,12 @@ TAKES = {"ballet/005_02": "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """4 CMU ballet/modern takes (9-11 s), each with a 12 s excerpt of a real song (wav)."""
-    import soundfile
-
-    from dancerev_core.audio import load_audio
-
     root = tmp_path_factory.mktemp("train") / "dataset"
     for name, song in TAKES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(shared_data("mocap", "cmu", "05", name.split("/")[1] + ".bvh"),
                     root / f"{name}.bvh")
-        waveform = load_audio(shared_data("music", song), 22050)
-        soundfile.write(root / f"{name}.wav", waveform[22050 * 10:22050 * 22], 22050)
+        song_excerpt(song, root / f"{name}.wav", 10, 22)
     return root
 
 

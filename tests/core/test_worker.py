@@ -24,7 +24,7 @@ from dancerev_core.worker import (
     EXIT_OK,
     PROTOCOL_VERSION,
 )
-from tests.conftest import shared_data
+from tests.conftest import shared_data, song_excerpt
 
 SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"  # 61 s
 LONG_SONG = "Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg"  # 133 s
@@ -122,14 +122,7 @@ def run(start, request, **env) -> tuple[list[dict], int, Worker]:
 @pytest.fixture(scope="module")
 def excerpt(tmp_path_factory):
     """8 s of a real song (from 20 s) as a wav."""
-    import soundfile
-
-    from dancerev_core.audio import load_audio
-
-    waveform = load_audio(shared_data("music", SONG), 22050)
-    path = tmp_path_factory.mktemp("song") / "excerpt.wav"
-    soundfile.write(path, waveform[22050 * 20:22050 * 28], 22050)
-    return path
+    return song_excerpt(SONG, tmp_path_factory.mktemp("song") / "excerpt.wav", 20, 28)
 
 
 def checkpoint(folder: Path, **changes) -> Path:
