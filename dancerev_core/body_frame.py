@@ -16,6 +16,12 @@ FOOT_JOINT_HEIGHT = 0.05  # metres: the foot joints' centres stand this high abo
 BONE_PARENTS = np.asarray(CANONICAL_24.parents[1:])  # bone b ends at joint b + 1
 
 
+def soles(positions: np.ndarray) -> np.ndarray:
+    """Per frame, the height of the lowest sole (FOOT_JOINT_HEIGHT under the lowest foot
+    joint, the recipe's convention for where the training data's feet stand)."""
+    return np.asarray(positions, dtype=np.float64)[:, FEET, 2].min(axis=1) - FOOT_JOINT_HEIGHT
+
+
 def fastest_joint_speeds(positions: np.ndarray, fps: float) -> np.ndarray:
     """Per step between frames (T - 1 values), the fastest joint's speed (units/s)."""
     steps = np.diff(np.asarray(positions, dtype=np.float64), axis=0)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .body_frame import FEET, FOOT_JOINT_HEIGHT, facing, fastest_joint_speeds, rotate_yaw
+from .body_frame import facing, fastest_joint_speeds, rotate_yaw, soles
 from .lifting.postprocess import GROUND_SIGMA, constant_bone_lengths
 from .smoothing import smooth_over_time
 
@@ -30,11 +30,6 @@ STAND_PERCENTILE = 5.0  # the lowest soles of a dance this often below the floor
 SINK_ALLOWED = 0.015  # metres a sole may stay below the floor: under 2 cm after float32 rounding
 MAX_JOINT_SPEED = 12.0  # m/s between two frames; the recipe data's fastest is 13.2 at 15 fps
 SMOOTHING_PASSES = 50  # most local smoothing passes over the glitches
-
-
-def soles(positions: np.ndarray) -> np.ndarray:
-    """Per frame, the height of the lowest sole (FOOT_JOINT_HEIGHT under the lowest foot joint)."""
-    return positions[:, FEET, 2].min(axis=1) - FOOT_JOINT_HEIGHT
 
 
 def face_front(positions: np.ndarray) -> np.ndarray:

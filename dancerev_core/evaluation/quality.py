@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..body_frame import FEET, FOOT_JOINT_HEIGHT, bone_lengths, fastest_joint_speeds
+from ..body_frame import bone_lengths, fastest_joint_speeds, soles
 from ..skeletons import CANONICAL_24
 from .beats import speed_curve
 from .frechet import fid, normalise_by
@@ -201,15 +201,9 @@ def pose_distance(first: np.ndarray, second: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------- physically plausible
-def foot_penetration(positions: np.ndarray, floor: float = 0.0,
-                     foot_height: float = FOOT_JOINT_HEIGHT) -> np.ndarray:
-    """Per frame, how far (m, >= 0) the lowest sole is below the floor.
-
-    The sole is `foot_height` under the lowest foot joint (ankles and toes), the recipe's
-    convention for where the training data's feet stand.
-    """
-    lowest = np.asarray(positions, dtype=np.float64)[:, FEET, 2].min(axis=1)
-    return np.maximum(0.0, floor + foot_height - lowest)
+def foot_penetration(positions: np.ndarray) -> np.ndarray:
+    """Per frame, how far (m, >= 0) the lowest sole (`body_frame.soles`) is below z = 0."""
+    return np.maximum(0.0, -soles(positions))
 
 
 def bone_deviation(positions: np.ndarray) -> np.ndarray:
