@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..body_frame import fastest_joint_speeds
+from ..body_frame import FOOT_JOINT_HEIGHT, fastest_joint_speeds
 from ..errors import DanceRevError
 from ..files import load_json
 from . import quality as q
@@ -374,7 +374,7 @@ def compute_figures(material: Material, tolerance: float = DEFAULT_TOLERANCE
         "physically plausible", "foot_penetration", "feet below the floor, deepest (cm)",
         100 * max(float(d.max()) for d in depth), "cm", ("<=", 100 * q.FOOT_GOAL),
         100 * max(float(d.max()) for d in real_depth),
-        how=f"floor z = 0, soles {100 * q.FOOT_JOINT_HEIGHT:g} cm under the lowest foot joint "
+        how=f"floor z = 0, soles {100 * FOOT_JOINT_HEIGHT:g} cm under the lowest foot joint "
         "(the recipe's convention); every generated frame; real: the training motion",
         p99_cm=100 * float(np.percentile(frames, 99)),
         frames_over_goal=float((frames > q.FOOT_GOAL).mean()),
