@@ -1,9 +1,10 @@
 """Piecewise-linear time warps: song time -> motion time, and motion sampled through them.
 
 Shared by the recipe's pairing (real routines warped onto songs' beats, `pairing.warp`) and
-generation's beat sync (a generated dance nudged onto its song's beats, `beat_sync`). A rate
-that jumps at a kinematic beat (a minimum of speed) drags the minimum off the beat, so warps
-hold their rate steady around each anchor (`steady_around_anchors`).
+generation's beat sync (a generated dance re-timed frame by frame onto its song's beats,
+`beat_sync`). A rate that jumps at a kinematic beat (a minimum of speed) drags the minimum off
+the beat, so the pairing's warps hold their rate steady around each anchor
+(`steady_around_anchors`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class Warp:
 
     music_times: np.ndarray
     motion_times: np.ndarray
-    anchors: int
+    anchors: int  # kinematic beats the warp puts on musical beats
 
     @property
     def music_start(self) -> float:

@@ -65,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}: {dance.num_frames} frames at {dance.fps:g} fps "
               f"({dance.num_frames / dance.fps:.2f} s from {dance.meta['audio_start']:.2f} s), "
               f"{dance.skeleton}, {len(dance.meta['beat_times'])} beats"
-              + (f", {synced['anchors']} of {synced['kinematic_beats']} accents synced to them"
-                 if synced else ""))
+              + (f", {synced['on_beat_after']} of {synced['kinematic_beats_after']} accents on "
+                 f"them ({synced['on_beat_before']} of {synced['kinematic_beats']} before beat "
+                 "sync)" if synced else ""))
     return 0
 
 

@@ -272,8 +272,8 @@ def test_generate_writes_motion_files_with_the_beats(start, excerpt, tmp_path):
     assert first.meta["music"] == "excerpt.wav" and first.meta["variation"] == 1
     assert result["beat_times"] and all(0 <= t < 5.0 for t in result["beat_times"])
     assert not np.allclose(first.positions, second.positions)
-    assert set(result["beat_sync"]) >= {"anchors", "kinematic_beats", "musical_beats"}
-    assert first.meta["beat_sync"]["anchors"] == result["beat_sync"]["anchors"]
+    assert set(result["beat_sync"]) >= {"on_beat_after", "kinematic_beats", "musical_beats"}
+    assert first.meta["beat_sync"] == result["beat_sync"]
 
 
 def test_generate_keeps_the_models_own_timing_when_asked(start, excerpt, tmp_path):
