@@ -18,7 +18,10 @@ there is none). Figures, medians of the repeats after one untimed warm-up:
      and the whole `dancerev generate` command on a 10-minute song (decode + features +
      generation, single runs) when the shared music is present;
   5. max abs deviation of the fast dance from the plain fp32 dance (same seed), against the
-     documented tolerance.
+     documented tolerance;
+  6. the shipped default model on DanceRev's own 60-s groove: decoding the minute against
+     finishing it as delivered (`finish_dance`: beat sync and the clean-up) and finishing it
+     without beat sync; beat sync's cost is the difference.
 The machine is shared and noisy: read medians, and rerun when a figure looks odd.
 """
 
@@ -143,6 +146,26 @@ def ten_minute_song(folder: Path) -> Path | None:
     return path
 
 
+def finishing_cost(repeats: int, folder: Path) -> str:
+    """Figure 6: what beat sync and the clean-up add to decoding one minute."""
+    from dancerev_core.analysis import analyse_song
+    from dancerev_core.commands.recipe import DEFAULT_MODEL
+    from dancerev_core.generation import decode_dances, finish_dance
+    from dancerev_core.synth import write_demo_track
+
+    checkpoint = load_checkpoint(DEFAULT_MODEL, device="cpu")
+    song = folder / "groove.wav"
+    write_demo_track(song, seconds=61.0)
+    music = analyse_song(song, fps=checkpoint.config.fps, use_cache=False)
+    decode, (dance,) = median_time(lambda: decode_dances(music, checkpoint, seconds=60.0),
+                                   repeats)
+    synced, _ = median_time(lambda: finish_dance(dance), repeats)
+    plain, _ = median_time(lambda: finish_dance(dance, beat_sync=False), repeats)
+    return (f"default model, 60-s groove:   decode {decode:.2f} s; finish as delivered "
+            f"{synced:.2f} s = {synced / decode:.2f}x the decode, without beat sync {plain:.2f} s "
+            f"(beat sync {synced - plain:.2f} s per minute)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a trained checkpoint instead of the random released "
@@ -211,6 +234,7 @@ def main() -> None:
               f"{runs[1]['peak'] / GB:.2f} GB; 10 min {runs[10]['seconds']:.2f} s, peak "
               f"{runs[10]['peak'] / GB:.2f} GB  (goal <= 1.5 GB: "
               f"{verdict(runs[10]['peak'] <= 1.5 * GB)})")
+        print(finishing_cost(args.repeats, Path(folder)))
         song = ten_minute_song(Path(folder))
         if song is not None:
             run = fresh_process(COMMAND_SCRIPT, "generate", str(song), "--model", checkpoint,

@@ -1,5 +1,5 @@
 """The shipped default model: it loads, keeps dancing through a song and, as delivered (with
-beat sync), dances on the beat, clearly more so than with the model's own timing. (The issue's
+beat sync), dances on the beat, far more so than with the model's own timing. (The issue's
 goal, the hit rate of the warped training motion, is measured on held-out songs by `dancerev
 recipe evaluate`; see MODEL_CARD.md.)
 
@@ -20,7 +20,8 @@ from dancerev_core.model.checkpoint import checkpoint_json, load_checkpoint
 from dancerev_core.synth import write_demo_track
 
 SECONDS = 20.0
-CHANCE_MARGIN = 0.15  # a hit rate this far above what random timing scores is "on the beat"
+ON_BEAT = 0.8  # mean hit rate as delivered; held-out goal 0.85 (MODEL_CARD.md), seeds 0-2
+# on this song score 0.85-0.91, so 0.8 leaves room for other CPUs' rounding
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +90,12 @@ def mean_hit_rate(dances) -> tuple[float, float]:
 
 
 def test_it_dances_on_the_beat(dances):
-    """As delivered (beat sync on, the default): well above chance."""
+    """As delivered (beat sync on, the default): near the issue's goal and far above chance."""
     hit_rate, chance = mean_hit_rate(dances)
+    assert hit_rate >= ON_BEAT, (hit_rate, chance)
     assert all(dance.meta["beat_sync"]["on_beat_after"] > dance.meta["beat_sync"]["on_beat_before"]
                for dance in dances)
-    assert hit_rate >= chance + CHANCE_MARGIN, (hit_rate, chance)
+    assert chance < 0.5  # (random timing on this song scores about 0.35)
 
 
 def test_beat_sync_puts_more_accents_on_the_beat_than_the_models_own_timing(checkpoint, music,
@@ -102,4 +104,4 @@ def test_beat_sync_puts_more_accents_on_the_beat_than_the_models_own_timing(chec
     assert "beat_sync" not in raw[0].meta
     own, _ = mean_hit_rate(raw)
     synced, _ = mean_hit_rate(dances)
-    assert synced >= own + 0.1, (own, synced)
+    assert synced >= own + 0.3, (own, synced)
