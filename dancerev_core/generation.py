@@ -20,7 +20,7 @@ from .beat_sync import sync_to_beats
 from .errors import DanceRevError
 from .motion import Motion
 from .music_features import MusicFeatures
-from .plausible import plausible_positions
+from .plausible import plausible_positions, settled_start
 from .skeletons import CANONICAL_24, joint_set
 
 if TYPE_CHECKING:
@@ -133,10 +133,11 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
 
 
 def finish_dance(dance: Motion, beat_sync: bool = True) -> Motion:
-    """A decoded dance as delivered: re-timed onto the beats in its meta (beat_sync.py,
-    unless `beat_sync` is False) and, for canonical 3D joints, made physically plausible
-    (plausible.py). The decoded dance is left as it was."""
-    positions, meta = dance.positions, dict(dance.meta)
+    """A decoded dance as delivered: its opening rush held still (`plausible.settled_start`),
+    re-timed onto the beats in its meta (beat_sync.py, unless `beat_sync` is False) and, for
+    canonical 3D joints, made physically plausible (plausible.py). The decoded dance is left
+    as it was."""
+    positions, meta = settled_start(dance.positions, dance.fps), dict(dance.meta)
     if beat_sync:
         positions, report = sync_to_beats(positions, dance.fps, meta["beat_times"])
         meta["beat_sync"] = report.summary()

@@ -21,7 +21,7 @@ from dancerev_core.model.fast_decode import (
     prepare_decoder,
 )
 from dancerev_core.music_features import NUM_FEATURES, MusicFeatures
-from dancerev_core.plausible import plausible_positions
+from dancerev_core.plausible import plausible_positions, settled_start
 from tests.conftest import shared_data
 
 
@@ -55,12 +55,12 @@ def test_motion_in_the_checkpoints_joint_set_fps_and_layout(tmp_path, joints, di
     [dance] = generate_dance(song, checkpoint, decoder="plain")
     assert (dance.num_frames, dance.num_joints, dance.dims) == (150, count, dims)
     assert dance.fps == 15.0 and dance.skeleton == joints and not dance.root_relative
-    # the positions are the model's poses, unflattened joint-major and made absolute, re-timed
-    # onto the beats (beat_sync.py); 3D ones then get constant bones and the floor
-    # (plausible.py)
+    # the positions are the model's poses, unflattened joint-major and made absolute, their
+    # opening rush held still, re-timed onto the beats (beat_sync.py); 3D ones then get
+    # constant bones and the floor (plausible.py)
     poses = checkpoint.model.generate(torch.from_numpy(song.features),
                                       torch.Generator().manual_seed(0))[0].numpy()
-    raw = poses_to_motion(poses, joints, 15.0).positions
+    raw = settled_start(poses_to_motion(poses, joints, 15.0).positions, 15.0)
     synced, report = sync_to_beats(raw, 15.0, song.beat_times)
     expected = synced.astype(np.float32)
     expected = plausible_positions(expected, 15.0) if joints == "canonical24" else expected

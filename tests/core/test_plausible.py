@@ -9,8 +9,10 @@ from dancerev_core.body_frame import FOOT_JOINT_HEIGHT
 from dancerev_core.formats.reading import read_motion
 from dancerev_core.plausible import (
     MAX_JOINT_SPEED,
+    MAX_SETTLE_SECONDS,
     on_the_floor_with_constant_bones,
     plausible_positions,
+    settled_start,
     soles,
     without_glitches,
 )
@@ -95,3 +97,21 @@ def test_a_one_frame_glitch_is_smoothed_away_and_real_dance_is_left_alone():
     np.testing.assert_array_equal(fixed[untouched], dance[untouched])
     plausible = plausible_positions(glitched, 15.0)
     assert fastest_step(plausible) <= MAX_JOINT_SPEED * 1.05
+
+
+def test_the_opening_rush_is_held_still_and_a_calm_start_is_left_alone():
+    dance = real_dance()
+    np.testing.assert_array_equal(settled_start(dance, 15.0), dance)
+    rushed = dance.copy()
+    rushed[0] += [0.4, -0.3, 0.1]  # the decoder jumping into the dance over two steps
+    rushed[1] += [0.2, -0.15, 0.05]
+    held = settled_start(rushed, 15.0)
+    np.testing.assert_array_equal(held[:3], np.repeat(dance[2:3], 3, axis=0))
+    np.testing.assert_array_equal(held[2:], dance[2:])
+    # a dance that never calms down keeps moving after at most MAX_SETTLE_SECONDS
+    restless = np.cumsum(np.random.default_rng(0).normal(0, 0.05, dance.shape), axis=0)
+    restless[:40] *= np.linspace(60, 1, 40)[:, None, None]
+    limit = int(MAX_SETTLE_SECONDS * 15.0)
+    held = settled_start(restless, 15.0)
+    assert np.array_equal(held[limit:], restless[limit:])
+    assert np.array_equal(held[:limit], np.repeat(restless[limit:limit + 1], limit, axis=0))
