@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import bpy
@@ -10,7 +11,7 @@ from . import runs
 from .armature import armature_rest
 from .core import dancerev_core, errors, retarget
 
-_rig_cache: dict[tuple[str, int, str], str] = {}
+_rig_cache: dict[tuple[str, int, str, int], str] = {}
 
 
 def target_armature(context: bpy.types.Context) -> bpy.types.Object | None:
@@ -23,12 +24,14 @@ def target_armature(context: bpy.types.Context) -> bpy.types.Object | None:
 def rig_summary(obj: bpy.types.Object | None, bone_map_path: str = "") -> str:
     """One line naming the rig map chosen for the armature, or why there is none.
 
-    Cached per armature, bone count and map file: detection reads every bone, and panels
-    redraw often.
+    Cached per armature, bone names and map file (path and modification time): detection
+    reads every bone's rest pose, and panels redraw often; a renamed bone or an edited map
+    file is seen on the next redraw.
     """
     if obj is None:
         return "No armature: select one or add the default dancer"
-    key = (obj.name, len(obj.data.bones), bone_map_path)
+    key = (obj.name, hash(tuple(bone.name for bone in obj.data.bones)), bone_map_path,
+           _modified(bone_map_path))
     if key not in _rig_cache:
         rest = armature_rest(obj)
         if rest is None:
@@ -41,6 +44,16 @@ def rig_summary(obj: bpy.types.Object | None, bone_map_path: str = "") -> str:
             except errors.DanceRevError as error:
                 _rig_cache[key] = f"Not a mappable humanoid: {error}"
     return _rig_cache[key]
+
+
+def _modified(path: str) -> int:
+    """The file's modification time in ns, or -1 when there is no such file."""
+    if not path:
+        return -1
+    try:
+        return os.stat(bpy.path.abspath(path)).st_mtime_ns
+    except OSError:
+        return -1
 
 
 def draw_job(layout: bpy.types.UILayout, kind: str, progress: float, status: str) -> bool:

@@ -54,6 +54,11 @@ def test_installs_and_enables_headless(extension_zip):
     bpy.ops.object.mode_set(mode="OBJECT")
     panels = module.panels
     assert panels.rig_summary(rig) == "Rig: cmu_character_creator"
+    # the summary follows a renamed bone (same bone count) without a restart
+    armature.bones["CC_Base_Head"].name = "Head_renamed"
+    assert panels.rig_summary(rig).startswith("Not a mappable humanoid: ")
+    armature.bones["Head_renamed"].name = "CC_Base_Head"
+    assert panels.rig_summary(rig) == "Rig: cmu_character_creator"
     bpy.ops.object.mode_set(mode="EDIT")
     armature.edit_bones.remove(armature.edit_bones["CC_Base_Head"])
     bpy.ops.object.mode_set(mode="OBJECT")
