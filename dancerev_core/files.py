@@ -9,6 +9,7 @@ both leave a complete file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -76,3 +77,19 @@ def load_json(path: str | Path) -> Any:
         raise InputFileError(path, f"not valid JSON ({error})") from None
     except RecursionError:
         raise InputFileError(path, "not valid JSON (nested too deeply)") from None
+
+
+def json_ready(value: Any) -> Any:
+    """JSON without surprises: numpy scalars and arrays to Python, paths to text, NaN and
+    infinities to None (no numpy import: the add-on's side reads this module too)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return json_ready(value.tolist())
+    return value

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DanceRevError
+from ..files import json_ready
 from ..motion import Motion
 from ..skeletons import CANONICAL_24
 from .beats import (
@@ -479,7 +480,7 @@ def evaluate(real: DanceSet, generated: Sequence[DanceSet],
     for note in notes:
         say(f"note: {note}")
     examples = [example for s in sets if (example := _speed_example(s, settings))]
-    return Evaluation(metrics=_plain(metrics), examples=examples)
+    return Evaluation(metrics=json_ready(metrics), examples=examples)
 
 
 def _clip_count(pieces: Windows) -> int:
@@ -582,16 +583,3 @@ def _speed_example(dance_set: DanceSet, settings: Settings) -> SpeedExample | No
                         speed_curve(dance.motion.positions, settings.fps),
                         kinematic_beats(dance.motion.positions, settings.fps) / settings.fps,
                         dance.beat_times)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to Python, NaN and infinities to None: JSON without surprises."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

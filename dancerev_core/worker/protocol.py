@@ -6,7 +6,6 @@ The protocol itself is described in the package docstring (`dancerev_core/worker
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import DanceRevError
+from ..files import json_ready
 
 PROTOCOL_VERSION = 1
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
@@ -36,24 +36,9 @@ def protect_stdout() -> IO[bytes]:
     return os.fdopen(protocol_fd, "wb")
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready: numpy scalars and arrays to Python, paths to text, NaN/inf to null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
-    return value
-
-
 def encode(event: str, fields: dict[str, Any]) -> bytes:
     """One protocol line (ASCII, newline-terminated)."""
-    return (json.dumps({"event": event, **_plain(fields)}, ensure_ascii=True,
+    return (json.dumps({"event": event, **json_ready(fields)}, ensure_ascii=True,
                        allow_nan=False) + "\n").encode("ascii")
 
 
