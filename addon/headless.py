@@ -116,19 +116,21 @@ def run_worker(request: dict[str, Any], log: Callable[[str], None]) -> dict[str,
     """Run one worker job to its end, printing its progress; the result or an error."""
     python = jobs.find_python(os.environ.get("DANCEREV_WORKER_PYTHON") or None)
     job = jobs.WorkerJob(request, python).start()
-    last = ""
+    shown = [""]
+
+    def show_progress(event: dict[str, Any]) -> None:
+        if event.get("event") != "progress":
+            return
+        text = event.get("message") or event.get("stage", "")
+        total = event.get("total") or 0
+        if total:
+            text = f"{text} {100 * event.get('done', 0) / total:.0f}%"
+        if text != shown[0]:
+            log(f"  {text}")
+            shown[0] = text
+
     try:
-        while not job.finished:
-            for event in job.poll():
-                if event.get("event") == "progress":
-                    text = event.get("message") or event.get("stage", "")
-                    total = event.get("total") or 0
-                    if total:
-                        text = f"{text} {100 * event.get('done', 0) / total:.0f}%"
-                    if text != last:
-                        log(f"  {text}")
-                        last = text
-            time.sleep(0.05)
+        job.wait(on_event=show_progress)
     except KeyboardInterrupt:
         job.cancel(wait=True)
         raise

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -345,11 +345,17 @@ class WorkerJob:
             process.kill()
             process.wait()
 
-    def wait(self, timeout: float | None = None, interval: float = 0.05) -> list[dict[str, Any]]:
-        """Block until the job ends (or `timeout`), returning every event: for headless use."""
+    def wait(self, timeout: float | None = None, interval: float = 0.05,
+             on_event: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+        """Block until the job ends (or `timeout`), returning every event and handing each to
+        `on_event` as it arrives: for headless use."""
         end = None if timeout is None else time.monotonic() + timeout
-        events = self.poll()
-        while not self.finished and (end is None or time.monotonic() < end):
+        events: list[dict[str, Any]] = []
+        while True:
+            arrived = self.poll()
+            for event in arrived if on_event else ():
+                on_event(event)
+            events.extend(arrived)
+            if self.finished or (end is not None and time.monotonic() >= end):
+                return events
             time.sleep(interval)
-            events.extend(self.poll())
-        return events
