@@ -40,7 +40,7 @@ from ..errors import DanceRevError
 from ..files import load_json
 from . import quality as q
 from .beats import DEFAULT_TOLERANCE
-from .suite import Dance, Settings, beat_metrics, eval_motion
+from .suite import Dance, Settings, beat_metrics, clip_within_song, eval_motion
 
 if TYPE_CHECKING:
     from ..model.checkpoint import Checkpoint
@@ -118,18 +118,14 @@ def gather(checkpoint: Checkpoint, data_dir: str | Path, out_dir: str | Path,
         "clip's song span")
     for clip in test.clips:
         music = analyse_song(clip.audio_path, fps=fps)
-        motion = eval_motion(clip.load_motion(joints="canonical"), fps)
-        frames = min(motion.num_frames,
-                     math.floor((music.duration - clip.audio_offset) * fps) + 1)
-        if frames < 3:
+        try:
+            motion, beats = clip_within_song(clip, music, fps, min_frames=3)
+        except DanceRevError:
             material.notes.append(f"{clip.name}: skipped, its song ends before its motion")
             continue
-        motion = motion.trimmed(0, frames)
-        beats = np.asarray(music.beat_times, dtype=np.float64) - clip.audio_offset
         key = song_key(clips.get(f"test/{clip.name}"), clip.audio_path.name)
-        material.real_test.append(Dance(clip.name, motion, clip.genre, key,
-                                        beats[(beats >= 0) & (beats <= motion.duration)]))
-        decoded = decode_dances(music, checkpoint, seconds=frames / fps,
+        material.real_test.append(Dance(clip.name, motion, clip.genre, key, beats))
+        decoded = decode_dances(music, checkpoint, seconds=motion.num_frames / fps,
                                 start=clip.audio_offset, seed=settings.seed, num=settings.num)
         for k, dance in enumerate(decoded, 1):
             name = f"{clip.name}#{k}"

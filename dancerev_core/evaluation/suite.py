@@ -182,18 +182,25 @@ def _paired_items(folder: Path) -> list[tuple[Any, Any]]:
             + [(clip.motion_path, clip) for clip in listing.clips])
 
 
+def clip_within_song(clip: Any, music: Any, fps: float,
+                     min_frames: int = 2) -> tuple[Motion, np.ndarray]:
+    """A paired clip's motion (`eval_motion` at `fps`) cut where its song (`music`, the
+    clip's analysed audio) ends, and the song's beats in seconds from the motion's start.
+    Fewer than `min_frames` frames left is a one-line error."""
+    motion = eval_motion(clip.load_motion(joints="canonical"), fps)
+    frames = min(motion.num_frames, math.floor((music.duration - clip.audio_offset) * fps) + 1)
+    if frames < min_frames:
+        raise DanceRevError(f"{clip.name}: the song ends before the motion starts")
+    motion = motion.trimmed(0, frames)
+    beats = np.asarray(music.beat_times, dtype=np.float64) - clip.audio_offset
+    return motion, beats[(beats >= 0) & (beats <= motion.duration)]
+
+
 def _paired_dance(clip: Any, fps: float) -> Dance | None:
     """A real clip: its motion within its song, the song's beats from its start."""
     from ..analysis import analyse_song
 
-    motion = eval_motion(clip.load_motion(joints="canonical"), fps)
-    music = analyse_song(clip.audio_path)
-    frames = min(motion.num_frames, math.floor((music.duration - clip.audio_offset) * fps) + 1)
-    if frames < 2:
-        raise DanceRevError(f"{clip.name}: the song ends before the motion starts")
-    motion = motion.trimmed(0, frames)
-    beats = np.asarray(music.beat_times, dtype=np.float64) - clip.audio_offset
-    beats = beats[(beats >= 0) & (beats <= motion.duration)]
+    motion, beats = clip_within_song(clip, analyse_song(clip.audio_path), fps)
     return Dance(clip.name, motion, clip.genre, f"{clip.audio_path.name}@{clip.audio_offset:g}",
                  beats)
 
