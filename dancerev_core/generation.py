@@ -138,12 +138,15 @@ def finish_dance(dance: Motion, beat_sync: bool = True) -> Motion:
     canonical 3D joints, made physically plausible (plausible.py). The decoded dance is left
     as it was."""
     positions, meta = settled_start(dance.positions, dance.fps), dict(dance.meta)
+    canonical = dance.skeleton == CANONICAL_24.name
+    if canonical:
+        positions = plausible_positions(positions, dance.fps)
+        meta["plausible"] = "no glitches, constant bone lengths, feet on the floor (plausible.py)"
     if beat_sync:
         positions, report = sync_to_beats(positions, dance.fps, meta["beat_times"])
         meta["beat_sync"] = report.summary()
-    if dance.skeleton == CANONICAL_24.name:
-        positions = plausible_positions(positions, dance.fps)
-        meta["plausible"] = "no glitches, constant bone lengths, feet on the floor (plausible.py)"
+        if canonical:  # re-timing blends neighbouring frames, which shortens fast-turning bones
+            positions = plausible_positions(positions, dance.fps)
     return dance.with_positions(np.asarray(positions, dtype=np.float32), meta=meta)
 
 

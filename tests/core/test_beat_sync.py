@@ -120,3 +120,4 @@ def test_the_fastest_moment_of_the_dance_is_never_sped_up():
     shown = (motion[1:] + motion[:-1]) / 2  # the motion step each song step shows
     assert rates[(shown > 60) & (shown < 90)].max() <= 1.0 + 1e-9
     assert rates.max() > 1.0
+

@@ -56,19 +56,19 @@ def test_motion_in_the_checkpoints_joint_set_fps_and_layout(tmp_path, joints, di
     assert (dance.num_frames, dance.num_joints, dance.dims) == (150, count, dims)
     assert dance.fps == 15.0 and dance.skeleton == joints and not dance.root_relative
     # the positions are the model's poses, unflattened joint-major and made absolute, their
-    # opening rush held still, re-timed onto the beats (beat_sync.py); 3D ones then get
-    # constant bones and the floor (plausible.py)
+    # opening rush held still; 3D ones get constant bones and the floor (plausible.py); then
+    # re-timed onto the beats (beat_sync.py), and 3D ones made plausible again
     poses = checkpoint.model.generate(torch.from_numpy(song.features),
                                       torch.Generator().manual_seed(0))[0].numpy()
     raw = settled_start(poses_to_motion(poses, joints, 15.0).positions, 15.0)
-    synced, report = sync_to_beats(raw, 15.0, song.beat_times)
-    expected = synced.astype(np.float32)
-    expected = plausible_positions(expected, 15.0) if joints == "canonical24" else expected
+    canonical = joints == "canonical24"
+    cleaned = plausible_positions(raw, 15.0) if canonical else raw
+    synced, report = sync_to_beats(cleaned, 15.0, song.beat_times)
+    expected = plausible_positions(synced, 15.0) if canonical else synced
     np.testing.assert_allclose(dance.positions, expected, atol=1e-5)
     assert dance.meta["beat_sync"] == report.summary()
     [own_timing] = generate_dance(song, checkpoint, decoder="plain", beat_sync=False)
-    expected = plausible_positions(raw, 15.0) if joints == "canonical24" else raw
-    np.testing.assert_allclose(own_timing.positions, expected, atol=1e-5)
+    np.testing.assert_allclose(own_timing.positions, cleaned, atol=1e-5)
     assert "beat_sync" not in own_timing.meta
     assert dance.meta["beat_times"] == pytest.approx(list(song.beat_times))
     assert dance.meta["audio_start"] == 0.0 and dance.meta["variation"] == 1
