@@ -12,10 +12,10 @@ frame (motion frames per song frame) so that the dance slows into every musical 
 speeds up out of it: the speed falls over the half beat before each beat and rises over the
 half beat after. A shallow hesitation between beats is played through by speeding up a
 little; a move that lands near a beat is eased onto it. A dance that already does this
-keeps its timing exactly (the search prefers rate 1). Dynamic programming over (drift, rate)
-states finds the cheapest rate curve; the cost counts every rise of speed before a beat and
-every fall after it (in log speed, so slow and fast passages weigh alike), plus a little for
-playing away from rate 1 and for changing rate.
+keeps its timing to within a frame or two (the search prefers rate 1). Dynamic programming
+over (drift, rate) states finds the cheapest rate curve; the cost counts every rise of speed
+before a beat and every fall after it (in log speed, so slow and fast passages weigh
+alike), plus a little for playing away from rate 1 and for changing rate.
 
 What it may not do, so the dance stays the model's and stays human:
 - play faster or slower than `RATE_BOUNDS` anywhere (the recipe's bounds: no more re-timing
