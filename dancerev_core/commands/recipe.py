@@ -168,6 +168,8 @@ def _add_export(steps: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     import json
 
+    import torch
+
     from ..model.checkpoint import load_checkpoint, save_checkpoint
 
     source = load_checkpoint(Path(args.run_dir) / args.checkpoint,
@@ -181,7 +183,10 @@ def run_export(args: argparse.Namespace) -> int:
         manifest = read_manifest(args.data)
         record["recipe_data"] = {"summary": manifest.get("summary"),
                                  "config": manifest.get("config")}
-    path = save_checkpoint(args.output, source.model, training=record)  # drops older weights
+    record["weights_dtype"] = "float16"
+    # float16 halves the file (and the extension); the weights load back as float32
+    path = save_checkpoint(args.output, source.model, training=record,  # drops older weights
+                           weights_dtype=torch.float16)
     weights = json.loads(path.read_text(encoding="utf-8"))["weights"]
     size = path.stat().st_size + (path.parent / weights).stat().st_size
     print(f"wrote {path} (epoch {record.get('epoch')}, {size / 1e6:.1f} MB)")

@@ -62,13 +62,18 @@ def checkpoint_json(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, model: Seq2Seq, training: dict[str, Any] | None = None,
-                    extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+                    extra_tensors: dict[str, torch.Tensor] | None = None,
+                    weights_dtype: torch.dtype | None = None) -> Path:
     """Save atomically as NAME.json + NAME.<hash>.safetensors; returns the JSON's path.
 
     `training` is free JSON (data summary, epoch, optimizer scalars...); `extra_tensors` are
     stored beside the weights and come back as `Checkpoint.extra`, committed together.
+    `weights_dtype` (e.g. torch.float16, for a shipped model: half the bytes) stores the
+    model's floating-point weights in that type; loading turns them back into the model's.
     """
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    if weights_dtype is not None:
+        tensors = {name: _stored_as(name, t, weights_dtype) for name, t in tensors.items()}
     for name, tensor in (extra_tensors or {}).items():
         tensors[EXTRA_PREFIX + name] = tensor.detach().to("cpu").contiguous()
     data = save_safetensors(tensors, metadata={"format": FORMAT})
@@ -152,6 +157,16 @@ def _refuse_archives(weights: Path, data: bytes) -> None:
     kind = _sniff(data[:16])
     if kind in ("pickle", "zip"):
         raise InputFileError(weights, _REFUSED[kind])
+
+
+def _stored_as(name: str, tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A floating-point weight in `dtype`, refused if it does not fit there."""
+    if not tensor.is_floating_point():
+        return tensor
+    stored = tensor.to(dtype)
+    if not torch.isfinite(stored).all():
+        raise DanceRevError(f"weight {name} does not fit in {dtype} (too large)")
+    return stored
 
 
 def _read_weights(json_path: Path, header: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -67,6 +67,26 @@ def test_round_trip_is_exact(tmp_path):
         model.generate(features, torch.Generator().manual_seed(1)), rtol=0, atol=0)
 
 
+def test_float16_storage_halves_the_file_and_loads_back_as_float32(tmp_path):
+    from dancerev_core.errors import DanceRevError
+
+    model = tiny_model()
+    full = save_checkpoint(tmp_path / "full", model)
+    half = save_checkpoint(tmp_path / "half", model, weights_dtype=torch.float16)
+    sizes = [json.loads(path.read_text())["weights_bytes"] for path in (full, half)]
+    assert sizes[1] < 0.55 * sizes[0], sizes
+    loaded = load_checkpoint(half, device="cpu")
+    for name, tensor in model.state_dict().items():
+        stored = loaded.model.state_dict()[name]
+        assert stored.dtype == tensor.dtype, name
+        torch.testing.assert_close(stored, tensor.half().to(tensor.dtype), rtol=0, atol=0)
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = 1e6  # beyond float16's range
+    with pytest.raises(DanceRevError, match="does not fit in torch.float16"):
+        save_checkpoint(tmp_path / "big", model, weights_dtype=torch.float16)
+    assert not (tmp_path / "big.json").exists()
+
+
 def test_saving_again_replaces_the_weights_file(tmp_path):
     save_checkpoint(tmp_path / "last.json", tiny_model(0))
     first = weights_files(tmp_path)
