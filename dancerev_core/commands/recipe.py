@@ -7,13 +7,16 @@ Steps:
           sizes (`dancerev_core/pretrained/dance-default.recipe.json`); resumable
   export  the run's best checkpoint, weights only, as the shipped default model
           (`dancerev_core/pretrained/dance-default.json` + safetensors)
+  choose  which of a run's checkpoints to ship, judged on the demo groove and training
+          songs, never the test songs (`dancerev_core.evaluation.checkpoint_choice`)
   evaluate  the quality figures of issue 8 on the data's held-out songs
           (`dancerev_core.evaluation.default_model`): quality.json, quality.md, plots
 
 The whole recipe:
     dancerev recipe data runs/default-data
     dancerev recipe train runs/default-data -o runs/default-model     (add --resume to go on)
-    dancerev recipe export runs/default-model
+    dancerev recipe choose runs/default-model/snapshots --data runs/default-data
+    dancerev recipe export runs/default-model --checkpoint snapshots/eNNNN
     dancerev recipe evaluate runs/default-model/best.json --data runs/default-data -o REPORT
 """
 
@@ -236,5 +239,85 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_choose(steps: argparse._SubParsersAction) -> None:
+    parser = steps.add_parser(
+        "choose", help="which checkpoint to ship, judged on the demo groove and training songs",
+        description="Score checkpoints (files, or folders of them) without the held-out test "
+                    "songs: on the demo groove (energy kept, on the beat) and on spans of "
+                    "training songs (on the beat, how much and how like the data it moves: "
+                    "FID_k), and the fastest joint step. Prints a table and the choice: no "
+                    "freezing, no step faster than the training motion's, at least as on the "
+                    "beat as the real training motion, then the lowest FID_k "
+                    "(dancerev_core/evaluation/checkpoint_choice.py).")
+    parser.add_argument("checkpoints", nargs="+",
+                        help="checkpoint JSON files, or folders whose *.json are checkpoints")
+    parser.add_argument("--data", required=True, help="the folder `recipe data` wrote")
+    parser.add_argument("--every", type=int, default=6,
+                        help="score on every N-th training clip's span (default 6)")
+    parser.add_argument("--num", type=int, default=4, help="dances per song (default 4)")
+    parser.add_argument("-o", "--output", help="also write the scores to this JSON file")
+    parser.set_defaults(run=run_choose)
+
+
+def run_choose(args: argparse.Namespace) -> int:
+    import json
+
+    from ..evaluation.checkpoint_choice import choice_material, choose, score_checkpoint
+    from ..files import atomic_output, json_ready
+
+    if args.every < 1 or args.num < 1:
+        raise DanceRevError(f"--every and --num must be at least 1, got {args.every}, "
+                            f"{args.num}")
+    paths = _checkpoint_paths(args.checkpoints)
+    material = choice_material(args.data, fps=15.0, every=args.every, log=print)
+    print(f"real training motion: fastest step {material.real_fastest:.2f} m/s, beat hit rate "
+          f"{material.real_hit_rate:.3f}; {len(paths)} checkpoints")
+    print(f"{'checkpoint':40} {'epoch':>5} {'energy':>7} {'hit groove':>10} {'hit train':>9} "
+          f"{'speed':>6} {'FID_k':>7} {'fastest':>7}  verdict")
+    scores = []
+    for path in paths:
+        score = score_checkpoint(path, material, num=args.num)
+        scores.append(score)
+        print(f"{str(path)[-40:]:40} {score.epoch!s:>5} {score.groove_energy:7.3f} "
+              f"{score.groove_hit_rate:10.3f} {score.train_hit_rate:9.3f} "
+              f"{score.speed_vs_real:6.3f} {score.fid_train:7.1f} {score.fastest:7.2f}  "
+              f"{'ok' if score.eligible else score.why_not}")
+    chosen = choose(scores)
+    print(f"chosen: {chosen.checkpoint} (epoch {chosen.epoch})" if chosen
+          else "chosen: none (no checkpoint passes the rule)")
+    if args.output:
+        report = {"rule": "energy >= 0.5, fastest <= real, train hit >= real, lowest FID_k",
+                  "real": {"fastest": material.real_fastest,
+                           "hit_rate": material.real_hit_rate,
+                           "speed": material.real_speed},
+                  "scores": [score.as_dict() for score in scores],
+                  "chosen": chosen.checkpoint if chosen else None}
+        with atomic_output(args.output, "w") as stream:
+            json.dump(json_ready(report), stream, indent=2)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _checkpoint_paths(items: list[str]) -> list[Path]:
+    """Files as given; folders: their *.json files that are model checkpoints."""
+    from ..files import load_json
+    from ..model.checkpoint import FORMAT
+
+    paths: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            headers = {path: load_json(path) for path in sorted(item.glob("*.json"))}
+            found = [path for path, header in headers.items()
+                     if isinstance(header, dict) and header.get("format") == FORMAT]
+            if not found:
+                raise DanceRevError(f"{item}: no model checkpoints (*.json) in this folder")
+            paths += found
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise DanceRevError(f"{item}: no such checkpoint or folder")
+    return paths
+
+
 STEPS = {"data": _add_data, "train": _add_train, "export": _add_export,
-         "evaluate": _add_evaluate}
+         "choose": _add_choose, "evaluate": _add_evaluate}

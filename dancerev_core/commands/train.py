@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "model sizes (ModelConfig fields; joint_set defaults "
                                          "to the data's) and training sizes (epochs, "
                                          "batch_size, seq_len, lr, seed, val_fraction, mirror, "
-                                         "precision, velocity_weight)")
+                                         "precision, velocity_weight, snapshot_every)")
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000)")
     parser.add_argument("--batch-size", type=int, help="windows per step and process "
                                                        "(default 32)")
@@ -65,8 +65,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--velocity-weight", type=float,
                         help="weight of an L1 loss on frame-to-frame pose changes added to "
                              "the pose L1 (default 0: the paper's loss)")
+    parser.add_argument("--snapshot-every", type=int, metavar="N",
+                        help="also keep every N-th epoch's weights in OUT_DIR/snapshots "
+                             "(float16, for `dancerev recipe choose`; default 0: none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
+
+
+UNTIMED = ("epochs", "snapshot_every")  # settings a resumed run may change and stay exact
 
 
 def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -111,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
                "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
                "mirror": args.mirror, "precision": args.precision,
-               "velocity_weight": args.velocity_weight}
+               "velocity_weight": args.velocity_weight, "snapshot_every": args.snapshot_every}
     train_run(args.dataset, args.output, data_format=args.format, config_file=args.config,
               schedule=args.schedule, resume=args.resume, device=args.device,
               image_size=args.image_size, options=options, progress=not args.quiet)
@@ -150,7 +156,7 @@ def train_run(dataset: str | Path, output: str | Path, *, data_format: str = "au
         stored = TrainConfig.from_dict(checkpoint.training["train_config"])
         config = TrainConfig.from_dict({**stored.to_dict(), **options})
         changed = [f"{key} {getattr(stored, key)} -> {value}" for key, value in options.items()
-                   if key != "epochs" and getattr(stored, key) != value]
+                   if key not in UNTIMED and getattr(stored, key) != value]
         say(f"resuming {output} after epoch {checkpoint.training['epoch']}"
             + (f" with changed settings ({', '.join(changed)}): not bit-for-bit the "
                "uninterrupted run" if changed else ""))

@@ -5,6 +5,7 @@ untrained checkpoint and a quick recipe data build."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -232,12 +233,12 @@ def feature_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def tiny_checkpoint(path):
+def tiny_checkpoint(path, seed: int = 0):
     import torch
 
     from dancerev_core.model import ModelConfig, Seq2Seq, save_checkpoint
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     return save_checkpoint(path, Seq2Seq(ModelConfig(
         joint_set="canonical24", d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32,
         window=4, decoder_hidden=32)))
@@ -279,8 +280,38 @@ def test_recipe_evaluate_end_to_end_on_a_tiny_model(sources, tmp_path, capsys): 
     for name in ("quality_energy.png", "quality_fid.png"):
         assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # `recipe choose` on a folder of two checkpoints, scored without the test split
+    candidates = tmp_path / "candidates"
+    tiny_checkpoint(candidates / "a")
+    tiny_checkpoint(candidates / "b", seed=1)
+    (candidates / "notes.json").write_text('{"not": "a checkpoint"}')
+    capsys.readouterr()
+    assert main(["recipe", "choose", str(candidates), "--data", str(data), "--num", "1",
+                 "--every", "3", "-o", str(tmp_path / "choice.json")]) == 0
+    out = capsys.readouterr().out
+    assert "chosen:" in out and "training spans" in out
+    choice = json.loads((tmp_path / "choice.json").read_text())
+    assert [Path(row["checkpoint"]).name for row in choice["scores"]] == ["a.json", "b.json"]
+    for row in choice["scores"]:
+        assert row["eligible"] == (row["why_not"] == "") and row["fid_train"] >= 0
+        assert 0 <= row["train_hit_rate"] <= 1 and row["fastest"] > 0
+    eligible = [row for row in choice["scores"] if row["eligible"]]
+    assert choice["chosen"] == (min(eligible, key=lambda row: row["fid_train"])["checkpoint"]
+                                if eligible else None)
+
 
 def test_recipe_evaluate_refuses_bad_settings(tmp_path, capsys):
     assert main(["recipe", "evaluate", str(tmp_path / "none.json"), "--data", str(tmp_path),
                  "-o", str(tmp_path / "r"), "--num", "0"]) == 2
     assert "--num" in capsys.readouterr().err
+
+
+def test_the_choice_rule_takes_the_lowest_fid_among_the_eligible():
+    from dancerev_core.evaluation.checkpoint_choice import CheckpointScore, choose
+
+    def score(name, fid, why_not=""):
+        return CheckpointScore(name, 1, 1.0, 0.9, 0.9, 0.5, fid, 9.0, not why_not, why_not)
+
+    scores = [score("freezes", 10.0, "freezes"), score("ok", 80.0), score("better", 60.0)]
+    assert choose(scores).checkpoint == "better"
+    assert choose(scores[:1]) is None

@@ -230,3 +230,21 @@ def test_bad_configs_and_folders_are_one_line_errors(dataset, tmp_path, config_f
           "already holds a training run")
     fails([str(dataset), "-o", out, "--resume", "--schedule", "const"],
           "cannot change a run being resumed")
+
+
+def test_snapshots_keep_every_nth_epochs_weights(dataset, tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    args = ["train", str(dataset), "--config", str(config_file), "--quiet", "-o", str(out)]
+    assert main([*args, "--epochs", "2", "--snapshot-every", "2"]) == 0
+    # a resumed run may change how often it snapshots and still be the same run
+    assert main(["train", str(dataset), "-o", str(out), "--resume", "--quiet", "--epochs", "3",
+                 "--snapshot-every", "1"]) == 0
+    assert "not bit-for-bit" not in capsys.readouterr().out
+    snapshots = sorted(p.name for p in (out / "snapshots").glob("*.json"))
+    assert snapshots == ["e0002.json", "e0003.json"]
+    last, snapshot = load_run(out), load_checkpoint(out / "snapshots" / "e0003.json")
+    assert snapshot.training["epoch"] == 3 and "optimizer" not in snapshot.training
+    assert not snapshot.extra  # weights only
+    for name, tensor in last.model.state_dict().items():
+        expected = tensor.half().to(tensor.dtype) if tensor.is_floating_point() else tensor
+        assert torch.equal(snapshot.model.state_dict()[name], expected), name
