@@ -129,12 +129,23 @@ def run_train(args: argparse.Namespace) -> int:
     command = ["train", str(data), "-o", args.output]
     if args.from_shipped:
         seed_run_from_shipped(Path(args.output))
-    command += ["--resume"] if args.resume or args.from_shipped else ["--config",
-                                                                      str(RECIPE_CONFIG)]
+    if args.resume or args.from_shipped:
+        # a resumed run keeps its settings; the recipe's snapshots are kept either way
+        command += ["--resume", "--snapshot-every", str(recipe_snapshot_every())]
+    else:
+        command += ["--config", str(RECIPE_CONFIG)]
     if args.epochs is not None:
         command += ["--epochs", str(args.epochs)]
     print("dancerev " + " ".join(command))
     return main(command)
+
+
+def recipe_snapshot_every() -> int:
+    """The recipe config's `snapshot_every` (0 if it has none)."""
+    from ..files import load_json
+
+    training = load_json(RECIPE_CONFIG).get("training", {})
+    return int(training.get("snapshot_every", 0))
 
 
 def seed_run_from_shipped(run: Path) -> None:

@@ -315,3 +315,23 @@ def test_the_choice_rule_takes_the_lowest_fid_among_the_eligible():
     scores = [score("freezes", 10.0, "freezes"), score("ok", 80.0), score("better", 60.0)]
     assert choose(scores).checkpoint == "better"
     assert choose(scores[:1]) is None
+
+
+def test_recipe_train_from_shipped_goes_on_with_snapshots(sources, tmp_path, capsys):  # noqa: F811
+    """A new machine with only the repository continues the shipped model, keeping the
+    recipe's snapshots for `recipe choose`."""
+    from dancerev_core.commands.recipe import DEFAULT_MODEL
+    from dancerev_core.model.checkpoint import load_checkpoint
+    from dancerev_core.training import load_run
+
+    mocap, music = sources
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["recipe", "data", str(data), "--mocap", str(mocap), "--music", str(music),
+                 "--quick"]) == 0
+    shipped = load_checkpoint(DEFAULT_MODEL).training["epoch"]
+    target = (shipped // 10 + 1) * 10  # the next snapshot epoch
+    assert main(["recipe", "train", str(data), "-o", str(run), "--from-shipped",
+                 "--epochs", str(target)]) == 0
+    assert load_run(run).training["epoch"] == target
+    snapshot = load_checkpoint(run / "snapshots" / f"e{target:04d}.json")
+    assert snapshot.training["epoch"] == target
