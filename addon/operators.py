@@ -53,8 +53,11 @@ class GenerateRun(runs.Run):
             item.name = f"v{number + 1}"
         settings.active_result = 0
         bpy.ops.ed.undo_push(message="DanceRev: apply dance")
+        synced = event.get("beat_sync") or {}
+        on_beat = (f", {synced['on_beat_after']} of {synced['kinematic_beats_after']} accents "
+                   "on the beat" if "on_beat_after" in synced else "")
         self.message = (f"{len(actions)} dance{'s' if len(actions) > 1 else ''} "
-                        f"on {armature.name}, {event.get('seconds', 0):.1f} s")
+                        f"on {armature.name}, {event.get('seconds', 0):.1f} s{on_beat}")
         self.show(self.message, 1.0)
 
 

@@ -126,10 +126,12 @@ def test_sync_to_beats_off_keeps_the_models_own_timing(dancer, scene, song, mode
     assert runs.active("generate").plan.beat_sync is False
     runs.finish_all(timeout=120)
     assert "Error" not in scene.dancerev.status, scene.dancerev.status
+    assert "on the beat" not in scene.dancerev.status
     action = scene.dancerev.results[0].action
     generate(scene, song, model, beat_sync=True)  # the default
     assert runs.active("generate").plan.beat_sync is True
     runs.finish_all(timeout=120)
+    assert "accents on the beat" in scene.dancerev.status, scene.dancerev.status
     synced = scene.dancerev.results[0].action
     assert snapshot(action) != snapshot(synced)
 
