@@ -50,7 +50,7 @@ MAX_SHIFT_BEATS = 0.5  # ... and at most this share of the median beat interval
 MAX_RATE_CHANGE = 3.75  # rate units per second: from 0.75x to 1.33x takes 0.15 s or more
 GRID = 12  # motion positions per frame the search works on; rates are multiples of 1/GRID
 RATE_COST = 0.05  # per frame, times log(rate)^2: prefer the model's own timing
-CHANGE_COST = 0.5  # per frame, times the change of log(rate)^2: prefer steady rates
+CHANGE_COST = 0.5  # per frame, times (change of log rate)^2: prefer steady rates
 REFINE_PASSES = 3  # searches per dance: the first, then re-aimed at narrowly missed beats
 RETARGET_REACH = 0.2  # seconds: a miss this close is re-aimed at; a farther one is let go
 
