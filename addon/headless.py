@@ -116,18 +116,19 @@ def run_worker(request: dict[str, Any], log: Callable[[str], None]) -> dict[str,
     """Run one worker job to its end, printing its progress; the result or an error."""
     python = jobs.find_python(os.environ.get("DANCEREV_WORKER_PYTHON") or None)
     job = jobs.WorkerJob(request, python).start()
-    shown = [""]
+    shown = ""
 
     def show_progress(event: dict[str, Any]) -> None:
+        nonlocal shown
         if event.get("event") != "progress":
             return
         text = event.get("message") or event.get("stage", "")
         total = event.get("total") or 0
         if total:
             text = f"{text} {100 * event.get('done', 0) / total:.0f}%"
-        if text != shown[0]:
+        if text != shown:
             log(f"  {text}")
-            shown[0] = text
+            shown = text
 
     try:
         job.wait(on_event=show_progress)

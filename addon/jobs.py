@@ -353,8 +353,9 @@ class WorkerJob:
         events: list[dict[str, Any]] = []
         while True:
             arrived = self.poll()
-            for event in arrived if on_event else ():
-                on_event(event)
+            if on_event is not None:
+                for event in arrived:
+                    on_event(event)
             events.extend(arrived)
             if self.finished or (end is not None and time.monotonic() >= end):
                 return events

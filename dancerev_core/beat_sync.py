@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .body_frame import fastest_joint_speeds
+from .body_frame import fastest_joint_speeds, mean_joint_speeds
 from .evaluation.beats import DEFAULT_TOLERANCE, beat_scores, kinematic_beats
 from .time_warp import RATE_BOUNDS, Warp, sample_positions
 
@@ -107,8 +107,13 @@ def fit_beat_sync(step_speeds: np.ndarray, fastest_steps: np.ndarray, beat_times
     drifts = np.arange(-reach, reach + 1)
     max_step = max(1, math.floor(MAX_RATE_CHANGE / fps * GRID + 1e-9))
     too_sudden = np.abs(rates[:, None] - rates[None, :]) > max_step  # [new rate, old rate]
-    change = CHANGE_COST * (log_rates[:, None] - log_rates[None, :]) ** 2
-    change[too_sudden] = np.inf
+    # per frame, for [new rate, old rate]: the rate change and the new rate's distance from 1
+    step_cost = (CHANGE_COST * (log_rates[:, None] - log_rates[None, :]) ** 2
+                 + RATE_COST * log_rates[:, None] ** 2)
+    step_cost[too_sudden] = np.inf
+    before = drifts[:, None] - (rates[None, :] - GRID) + reach  # predecessor's drift index
+    inside = (before >= 0) & (before < drifts.size)
+    before = np.clip(before, 0, drifts.size - 1)
     log_speed = np.log(np.maximum(speeds, 1e-6 * top))
     fastest = np.asarray(fastest_steps, dtype=np.float64)
     cap = fastest.max() / np.maximum(fastest, 1e-12 * max(fastest.max(), 1e-12))
@@ -125,20 +130,16 @@ def fit_beat_sync(step_speeds: np.ndarray, fastest_steps: np.ndarray, beat_times
         position = t + drifts[:, None] / GRID  # motion frame shown at song frame t
         middle = position - rates[None, :] / GRID / 2
         step_log_speed = np.interp(middle, centers, log_speed) + log_rates[None, :]
-        allowed = ((position >= 0) & (position <= frames - 1)
+        allowed = (inside & (position >= 0) & (position <= frames - 1)
                    & (rates[None, :] / GRID <= np.interp(middle, centers, cap) + 1e-9))
-        before = drifts[:, None] - (rates[None, :] - GRID) + reach  # predecessor's drift index
-        inside = (before >= 0) & (before < drifts.size)
-        before = np.clip(before, 0, drifts.size - 1)
-        total = cost[before] + change[None, :, :]  # [drift, new rate, old rate]
+        total = cost[before] + step_cost[None, :, :]  # [drift, new rate, old rate]
         if previous_log_speed is not None:
             rise = step_log_speed[:, :, None] - previous_log_speed[before]
             approaching = t - 0.5 < nearest[t]
             total = total + (np.maximum(rise, 0.0) if approaching else np.maximum(-rise, 0.0))
-        total = total + RATE_COST * log_rates[None, :, None] ** 2
         best = total.argmin(axis=2)
         cost = np.take_along_axis(total, best[..., None], axis=2)[..., 0]
-        cost[~(allowed & inside)] = np.inf
+        cost[~allowed] = np.inf
         came_from[t] = best
         previous_log_speed = step_log_speed
     rate = int(cost[reach].argmin())
@@ -170,7 +171,7 @@ def sync_to_beats(positions: np.ndarray, fps: float, beat_times: np.ndarray
     frames = positions.shape[0]
     musical = np.sort(np.asarray(beat_times, dtype=np.float64))
     musical = musical[(musical >= 0) & (musical <= (frames - 1) / fps)]
-    steps = np.linalg.norm(np.diff(positions, axis=0), axis=-1).mean(axis=-1)
+    steps = mean_joint_speeds(positions, fps)
     fastest = fastest_joint_speeds(positions, fps)
     before = _accents(positions, fps, musical)
     targets, best = musical, None

@@ -22,6 +22,12 @@ def soles(positions: np.ndarray) -> np.ndarray:
     return np.asarray(positions, dtype=np.float64)[:, FEET, 2].min(axis=1) - FOOT_JOINT_HEIGHT
 
 
+def mean_joint_speeds(positions: np.ndarray, fps: float) -> np.ndarray:
+    """Per step between frames (T - 1 values), the joints' mean speed (units/s)."""
+    steps = np.diff(np.asarray(positions, dtype=np.float64), axis=0)
+    return np.linalg.norm(steps, axis=-1).mean(axis=-1) * fps
+
+
 def fastest_joint_speeds(positions: np.ndarray, fps: float) -> np.ndarray:
     """Per step between frames (T - 1 values), the fastest joint's speed (units/s)."""
     steps = np.diff(np.asarray(positions, dtype=np.float64), axis=0)

@@ -62,9 +62,9 @@ def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: flo
                    seed: int = 0, num: int = 1, *, start: float = 0.0, decoder: str = "fast",
                    beat_sync: bool = True,
                    progress: Callable[[int, int], None] | None = None) -> list[Motion]:
-    """`num` dances as delivered: `decode_dances` (see there), then `finish_dance`: with
-    `beat_sync` (default) each is re-timed by a little so its accents land on the song's beats
-    (`meta["beat_sync"]` says what moved); canonical 3D ones are made physically plausible."""
+    """`num` dances as delivered: `decode_dances` (see there), then `finish_dance` (the
+    opening held still, canonical 3D ones made physically plausible and, with `beat_sync`,
+    the default, re-timed so their accents land on the song's beats)."""
     return [finish_dance(dance, beat_sync)
             for dance in decode_dances(features, checkpoint, seconds, seed, num, start=start,
                                        decoder=decoder, progress=progress)]
@@ -133,10 +133,11 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
 
 
 def finish_dance(dance: Motion, beat_sync: bool = True) -> Motion:
-    """A decoded dance as delivered: its opening rush held still (`plausible.settled_start`),
-    re-timed onto the beats in its meta (beat_sync.py, unless `beat_sync` is False) and, for
-    canonical 3D joints, made physically plausible (plausible.py). The decoded dance is left
-    as it was."""
+    """A decoded dance as delivered, in this order: its opening rush held still
+    (`plausible.settled_start`); for canonical 3D joints, made physically plausible
+    (plausible.py), so that beat sync times the dance as it will look; re-timed onto the beats
+    in its meta (beat_sync.py, unless `beat_sync` is False; `meta["beat_sync"]` says what
+    moved), then made plausible again. The decoded dance is left as it was."""
     positions, meta = settled_start(dance.positions, dance.fps), dict(dance.meta)
     canonical = dance.skeleton == CANONICAL_24.name
     if canonical:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .body_frame import facing, fastest_joint_speeds, rotate_yaw, soles
+from .body_frame import facing, fastest_joint_speeds, mean_joint_speeds, rotate_yaw, soles
 from .lifting.postprocess import GROUND_SIGMA, constant_bone_lengths
 from .smoothing import smooth_over_time
 
@@ -47,7 +47,7 @@ def settled_start(positions: np.ndarray, fps: float) -> np.ndarray:
     positions = np.asarray(positions)
     if positions.shape[0] < 3:
         return positions
-    steps = np.linalg.norm(np.diff(positions, axis=0), axis=-1).mean(axis=-1)
+    steps = mean_joint_speeds(positions, fps)
     calm = steps <= SETTLED_SPEED * np.median(steps)
     settled = min(int(np.argmax(calm)), int(MAX_SETTLE_SECONDS * fps))
     if settled == 0:

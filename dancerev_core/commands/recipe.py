@@ -197,7 +197,6 @@ def run_export(args: argparse.Namespace) -> int:
         manifest = read_manifest(args.data)
         record["recipe_data"] = {"summary": manifest.get("summary"),
                                  "config": manifest.get("config")}
-    record["weights_dtype"] = "float16"
     # float16 halves the file (and the extension); the weights load back as float32
     path = save_checkpoint(args.output, source.model, training=record,  # drops older weights
                            weights_dtype=torch.float16)
@@ -274,13 +273,14 @@ def run_choose(args: argparse.Namespace) -> int:
     import json
 
     from ..evaluation.checkpoint_choice import choice_material, choose, score_checkpoint
-    from ..files import atomic_output, json_ready
+    from ..files import atomic_output, json_ready, load_json
 
     if args.every < 1 or args.num < 1:
         raise DanceRevError(f"--every and --num must be at least 1, got {args.every}, "
                             f"{args.num}")
     paths = _checkpoint_paths(args.checkpoints)
-    material = choice_material(args.data, fps=15.0, every=args.every, log=print)
+    fps = float(load_json(paths[0])["motion"]["fps"])  # every candidate must share it
+    material = choice_material(args.data, fps=fps, every=args.every, log=print)
     print(f"real training motion: fastest step {material.real_fastest:.2f} m/s, beat hit rate "
           f"{material.real_hit_rate:.3f}; {len(paths)} checkpoints")
     print(f"{'checkpoint':40} {'epoch':>5} {'energy':>7} {'hit groove':>10} {'hit train':>9} "

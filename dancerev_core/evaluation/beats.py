@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..body_frame import mean_joint_speeds
+
 DEFAULT_TOLERANCE = 0.1  # seconds: within 1.5 frames at 15 fps, 3 frames at 30 fps
 DEFAULT_SIGMA = 1 / 12  # seconds of Gaussian smoothing of the speed curve
 MIN_PROMINENCE = 1e-3  # share of the top speed a dip must have to count
@@ -41,11 +43,9 @@ def gaussian_smooth(values: np.ndarray, sigma: float) -> np.ndarray:
 
 def speed_curve(positions: np.ndarray, fps: float, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
     """Mean joint speed between frames (T - 1 values, units/s), smoothed by `sigma` seconds."""
-    positions = np.asarray(positions, dtype=np.float64)
-    if positions.shape[0] < 2:
+    if np.shape(positions)[0] < 2:
         return np.zeros(0)
-    steps = np.linalg.norm(np.diff(positions, axis=0), axis=-1).mean(axis=-1) * fps
-    return gaussian_smooth(steps, sigma * fps)
+    return gaussian_smooth(mean_joint_speeds(positions, fps), sigma * fps)
 
 
 def kinematic_beats(positions: np.ndarray, fps: float, sigma: float = DEFAULT_SIGMA,

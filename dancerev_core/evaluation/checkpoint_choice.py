@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import DanceRevError
 from . import quality as q
 from .frechet import fid, normalise_by
-from .suite import Dance, Settings, beat_metrics, clip_within_song
+from .suite import Dance, Settings, beat_metrics, clip_within_song, generated_dance
 
 ENERGY_MIN = 0.5  # issue 8's no-freezing goal
 GROOVE_SECONDS = 60.0
@@ -114,6 +114,9 @@ def score_checkpoint(path: str | Path, material: ChoiceMaterial, num: int = 4,
 
     checkpoint = load_checkpoint(path, expect_joint_set="canonical24")
     fps = material.fps
+    if checkpoint.config.fps != fps:
+        raise DanceRevError(f"{path}: model at {checkpoint.config.fps:g} fps, the others at "
+                            f"{fps:g} fps")
     settings = Settings(fps=fps)
     groove = generate_dance(material.groove, checkpoint, seconds=GROOVE_SECONDS, seed=seed,
                             num=num)
@@ -127,7 +130,7 @@ def score_checkpoint(path: str | Path, material: ChoiceMaterial, num: int = 4,
               for piece in q.segments(d.positions.astype(np.float64), fps,
                                       material.segment_seconds)]
     reference, generated = normalise_by(material.reference, q.segment_features(pieces, fps))
-    train_hit = float(beat_metrics(_as_dances(spans), settings)["beat_hit_rate"])
+    train_hit = float(beat_metrics(_as_dances(spans, fps), settings)["beat_hit_rate"])
     why_not = "; ".join(reason for reason, failed in (
         (f"freezes (energy ratio {energy:.2f} < {ENERGY_MIN})", energy < ENERGY_MIN),
         (f"too fast ({fastest:.1f} > {material.real_fastest:.1f} m/s)",
@@ -136,7 +139,7 @@ def score_checkpoint(path: str | Path, material: ChoiceMaterial, num: int = 4,
          train_hit < material.real_hit_rate)) if failed)
     return CheckpointScore(
         checkpoint=str(path), epoch=checkpoint.training.get("epoch"), groove_energy=energy,
-        groove_hit_rate=float(beat_metrics(_as_dances(groove), settings)["beat_hit_rate"]),
+        groove_hit_rate=float(beat_metrics(_as_dances(groove, fps), settings)["beat_hit_rate"]),
         train_hit_rate=train_hit,
         speed_vs_real=float(np.mean([q.mean_joint_speed(d.positions, fps).mean()
                                      for d in spans]) / material.real_speed),
@@ -150,6 +153,5 @@ def choose(scores: Sequence[CheckpointScore]) -> CheckpointScore | None:
     return min(eligible, key=lambda score: score.fid_train) if eligible else None
 
 
-def _as_dances(motions: Sequence[Any]) -> list[Dance]:
-    return [Dance(f"{index}", motion, None, "", np.asarray(motion.meta["beat_times"]))
-            for index, motion in enumerate(motions)]
+def _as_dances(motions: Sequence[Any], fps: float) -> list[Dance]:
+    return [generated_dance(f"{index}", motion, fps) for index, motion in enumerate(motions)]

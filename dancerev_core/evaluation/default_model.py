@@ -40,7 +40,14 @@ from ..errors import DanceRevError
 from ..files import load_json
 from . import quality as q
 from .beats import DEFAULT_TOLERANCE
-from .suite import Dance, Settings, beat_metrics, clip_within_song, eval_motion
+from .suite import (
+    Dance,
+    Settings,
+    beat_metrics,
+    clip_within_song,
+    eval_motion,
+    generated_dance,
+)
 
 if TYPE_CHECKING:
     from ..model.checkpoint import Checkpoint
@@ -129,10 +136,10 @@ def gather(checkpoint: Checkpoint, data_dir: str | Path, out_dir: str | Path,
                                 start=clip.audio_offset, seed=settings.seed, num=settings.num)
         for k, dance in enumerate(decoded, 1):
             name = f"{clip.name}#{k}"
-            material.generated.append(_generated(name, finish_dance(dance), fps, clip.genre,
-                                                 key))
-            material.own_timing.append(_generated(name, finish_dance(dance, beat_sync=False),
-                                                  fps, clip.genre, key))
+            material.generated.append(generated_dance(name, finish_dance(dance), fps,
+                                                      clip.genre, key))
+            material.own_timing.append(generated_dance(
+                name, finish_dance(dance, beat_sync=False), fps, clip.genre, key))
             material.inputs.append(clip.name)
 
     train = list_clips(data_dir / manifest.get("train_on", "train"), validate_motion=False)
@@ -147,19 +154,14 @@ def gather(checkpoint: Checkpoint, data_dir: str | Path, out_dir: str | Path,
         dances = generate_dance(music, checkpoint, seconds=settings.seconds,
                                 seed=settings.seed, num=settings.num)
         for k, dance in enumerate(dances, 1):
-            material.long.append(_generated(f"{song['name']}#{k}", dance, fps, song.get("genre"),
-                                            song["name"]))
+            material.long.append(generated_dance(f"{song['name']}#{k}", dance, fps,
+                                                 song.get("genre"), song["name"]))
         say(f"long song {song['name']}: {song['how']}; {settings.num} dances of "
             f"{dances[0].duration:.1f} s")
     if not material.real_test or not material.long:
         raise DanceRevError(f"{data_dir}: nothing to evaluate on (test clips: "
                             f"{len(material.real_test)}, long songs: {len(material.long)})")
     return material
-
-
-def _generated(name: str, motion: Any, fps: float, genre: str | None, music: str) -> Dance:
-    beats = np.asarray(motion.meta.get("beat_times", []), dtype=np.float64)
-    return Dance(name, eval_motion(motion, fps), genre, music, beats)
 
 
 def long_songs(manifest: dict[str, Any], settings: QualitySettings, folder: Path,

@@ -182,6 +182,14 @@ def _paired_items(folder: Path) -> list[tuple[Any, Any]]:
             + [(clip.motion_path, clip) for clip in listing.clips])
 
 
+def generated_dance(name: str, motion: Motion, fps: float, genre: str | None = None,
+                    music: str | None = None) -> Dance:
+    """A dance as `generate_dance` delivers it, for the metrics: at `fps`, with the song's
+    beats its meta carries."""
+    beats = np.asarray(motion.meta.get("beat_times", []), dtype=np.float64)
+    return Dance(name, eval_motion(motion, fps), genre, music, beats)
+
+
 def clip_within_song(clip: Any, music: Any, fps: float,
                      min_frames: int = 2) -> tuple[Motion, np.ndarray]:
     """A paired clip's motion (`eval_motion` at `fps`) cut where its song (`music`, the
