@@ -42,7 +42,7 @@ class DancePlan:
     frame_start: float = 1.0  # scene frame of the dance's first frame
     add_song: bool = True  # a sound strip for the song (False: the scene already has it)
     beat_markers: bool = True
-    beat_sync: bool = True  # accents re-timed onto the beats (dancerev_core/beat_sync.py)
+    beat_sync: bool = True  # accents re-timed onto the beats (generation/beat_sync.py)
 
 
 def song_from_strip(scene: bpy.types.Scene, name: str) -> tuple[Path, float]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import bpy
 
-from . import jobs, preferences
+from . import jobs, settings
 from .core import errors
 
 INTERVAL = 0.1  # seconds between polls
@@ -44,18 +44,18 @@ def redraw() -> None:
 def worker_job(request: dict[str, Any], context: bpy.types.Context | None = None
                ) -> jobs.WorkerJob:
     """A worker job configured from the add-on's preferences (not started)."""
-    prefs = preferences.settings(context)
-    runtime = preferences.runtime_folder()
+    prefs = settings.settings(context)
+    runtime = settings.runtime_folder()
     site_packages = runtime if runtime.is_dir() else None
     python = jobs.find_python(prefs.python or None, site_packages)
-    cache = prefs.cache_dir or str(preferences.user_folder() / "cache")
+    cache = prefs.cache_dir or str(settings.user_folder() / "cache")
     return jobs.WorkerJob(request, python, site_packages=site_packages, cache_dir=cache,
                           device=prefs.device)
 
 
 def scratch_folder(kind: str) -> Path:
     """A new folder for a job's output files (the worker writes them atomically)."""
-    root = preferences.user_folder() / kind
+    root = settings.user_folder() / kind
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="run-", dir=root))
 

@@ -6,7 +6,7 @@ import sys
 
 import bpy
 
-from . import jobs, preferences, runtime
+from . import jobs, runtime, settings
 from .core import errors
 
 _install: runtime.RuntimeInstall | None = None
@@ -20,8 +20,8 @@ def runtime_summary() -> str:
         return f"Installing: {_install.message[:60]}"
     if _last_install.get("state") == "failed":
         return f"Install failed: {_last_install['message'][:80]}"
-    prefs = preferences.settings()
-    folder = preferences.runtime_folder()
+    prefs = settings.settings()
+    folder = settings.runtime_folder()
     key = (prefs.python, str(folder))
     if key not in _probe_cache:
         _probe_cache[key] = jobs.find_python(prefs.python or None,
@@ -49,7 +49,7 @@ def start() -> None:
     global _install
     if _install is not None and not _install.finished:
         raise errors.DanceRevError("the runtime is already being installed")
-    folder = preferences.runtime_folder()
+    folder = settings.runtime_folder()
     folder.mkdir(parents=True, exist_ok=True)
     _install = runtime.RuntimeInstall(runtime.pip_command(sys.executable, folder))
     bpy.app.timers.register(_tick, first_interval=0.5)

@@ -24,15 +24,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dancerev_core.audio import load_audio  # noqa: E402
-from dancerev_core.fast_features import extract_fast  # noqa: E402
-from dancerev_core.music_features import SAMPLE_RATE, extract_reference  # noqa: E402
+from dancerev_core.music.audio import load_audio  # noqa: E402
+from dancerev_core.music.fast_features import extract_fast  # noqa: E402
+from dancerev_core.music.features import SAMPLE_RATE, extract_reference  # noqa: E402
 
 SHARED = Path(os.environ.get("DANCEREV_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 COLD_SCRIPT = """
 import sys
-from dancerev_core.analysis import analyse_song
+from dancerev_core.music.analysis import analyse_song
 analyse_song(sys.argv[1], use_cache=False, reference=sys.argv[2] == "reference")
 """
 

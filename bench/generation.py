@@ -53,9 +53,9 @@ GB = 1024 ** 3
 MEMORY_SCRIPT = """
 import json, sys, time
 import numpy as np
-from dancerev_core.generation import generate_dance
+from dancerev_core.generation.pipeline import generate_dance
 from dancerev_core.model import load_checkpoint
-from dancerev_core.music_features import MusicFeatures
+from dancerev_core.music.features import MusicFeatures
 
 def peak_bytes():
     for line in open("/proc/self/status"):
@@ -114,7 +114,7 @@ def one_minute_of_music(song: Path | None) -> tuple[torch.Tensor, str]:
     if song is None:
         generator = torch.Generator().manual_seed(0)
         return torch.randn(MINUTE, 438, generator=generator), "random features"
-    from dancerev_core.analysis import analyse_song
+    from dancerev_core.music.analysis import analyse_song
 
     features = analyse_song(song).features[:MINUTE]
     return torch.from_numpy(np.ascontiguousarray(features)), song.name
@@ -131,7 +131,7 @@ def ten_minute_song(folder: Path) -> Path | None:
     """The shared songs, one after another and repeated, cut to 10 minutes, as a wav."""
     import soundfile
 
-    from dancerev_core.audio import load_audio
+    from dancerev_core.music.audio import load_audio
 
     songs = sorted((SHARED / "music").glob("*.ogg"))
     if not songs:
@@ -148,10 +148,10 @@ def ten_minute_song(folder: Path) -> Path | None:
 
 def finishing_cost(repeats: int, folder: Path) -> str:
     """Figure 6: what beat sync and the clean-up add to decoding one minute."""
-    from dancerev_core.analysis import analyse_song
-    from dancerev_core.commands.recipe import DEFAULT_MODEL
-    from dancerev_core.generation import decode_dances, finish_dance
-    from dancerev_core.synth import write_demo_track
+    from dancerev_core.generation.pipeline import decode_dances, finish_dance
+    from dancerev_core.music.analysis import analyse_song
+    from dancerev_core.recipe.shipped import DEFAULT_MODEL
+    from dancerev_core.recipe.synth import write_demo_track
 
     checkpoint = load_checkpoint(DEFAULT_MODEL, device="cpu")
     song = folder / "groove.wav"

@@ -38,11 +38,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from dancerev_core.model import ModelConfig, Seq2Seq, condition_mask  # noqa: E402
-from dancerev_core.training.loop import (  # noqa: E402
-    autocast_dtype,
-    optimizer_step,
-    training_loss,
-)
+from dancerev_core.training.hardware import autocast_dtype  # noqa: E402
+from dancerev_core.training.loop import optimizer_step, training_loss  # noqa: E402
 
 CURRICULA = {"p=5": 500, "teacher forcing": 1}  # linear schedule epoch -> p = floor(0.01 t)
 CPU = torch.device("cpu")

@@ -247,3 +247,17 @@ def normalize_image_coordinates(motion: Motion, width: float, height: float) -> 
     return motion.with_positions(positions.astype(np.float32),
                                  meta={**motion.meta, "image_size": [width, height],
                                        "coordinates": "normalized [-1,1]"})
+
+
+def parse_image_size(text: str | None) -> tuple[float, float] | None:
+    """--image-size WIDTHxHEIGHT as numbers (None when not given), checked."""
+    if text is None:
+        return None
+    try:
+        width, height = (float(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise DanceRevError(f"--image-size must be WIDTHxHEIGHT, e.g. 1280x720, not "
+                            f"{text!r}") from None
+    if width <= 0 or height <= 0:
+        raise DanceRevError(f"--image-size must be positive, not {text!r}")
+    return width, height

@@ -23,7 +23,7 @@ def song_excerpt(song: str, path: Path, start: float, stop: float, rate: int = 2
     """Seconds `start`..`stop` of a shared song, decoded and written to `path` as a wav."""
     import soundfile
 
-    from dancerev_core.audio import load_audio
+    from dancerev_core.music.audio import load_audio
 
     waveform = load_audio(shared_data("music", song), rate)
     soundfile.write(path, waveform[int(rate * start):int(rate * stop)], rate)

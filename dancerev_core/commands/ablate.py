@@ -134,10 +134,10 @@ def held_out_clips(dataset: str, data: Any) -> tuple[list[Any], list[str]]:
 def generate_for(clips: list[Any], checkpoint_path: Path, out_dir: Path, seconds: float | None,
                  num: int, seed: int) -> int:
     """K dances per held-out clip's song with one model; the number of files written."""
-    from ..analysis import analyse_song
     from ..formats.motion_npz import save_motion
-    from ..generation import generate_dance
+    from ..generation.pipeline import generate_dance
     from ..model.checkpoint import load_checkpoint
+    from ..music.analysis import analyse_song
 
     checkpoint = load_checkpoint(checkpoint_path, device="cpu")
     fps = checkpoint.config.fps
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation.suite import DanceSet, Settings, evaluate, load_dance_set
     from ..model import ModelConfig
     from ..training import TrainConfig, load_training_data
-    from .train import read_config_file
+    from ..training.run import read_config_file
 
     if args.epochs < 1:
         raise DanceRevError(f"--epochs must be at least 1, got {args.epochs}")

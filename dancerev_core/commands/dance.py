@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .generate import add_beat_sync_option
+from .options import add_beat_sync_option
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .generate import add_beat_sync_option
+from .options import add_beat_sync_option
 
 DEMO_FPS = 24  # the preview renders 24 frames a second: a minute of video in about a minute
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     song = args.audio
     if song is None:
-        from ..synth import write_demo_track
+        from ..recipe.synth import write_demo_track
 
         song = out / "demo-song.wav"
         write_demo_track(song)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import analyse_song
 from ..files import atomic_output
-from ..music_features import MODEL_FPS
+from ..music.analysis import analyse_song
+from ..music.features import MODEL_FPS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

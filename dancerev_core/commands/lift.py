@@ -8,8 +8,8 @@ import sys
 from ..errors import DanceRevError, InputFileError
 from ..formats.motion_npz import save_motion
 from ..formats.reading import read_motion
+from ..motion import parse_image_size
 from ..skeletons import BODY_25
-from .train import parse_image_size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -2,15 +2,15 @@
 
 Steps:
   data    build the paired (music, 3D dance) training set from CMU motion capture and
-          permissively licensed songs plus synthesised music (`dancerev_core.pairing`)
+          permissively licensed songs plus synthesised music (`dancerev_core.recipe.pairing`)
   train   train the default model on DATA/train with the curriculum, using the recipe's
           sizes (`dancerev_core/pretrained/dance-default.recipe.json`); resumable
   export  the run's best checkpoint, weights only, as the shipped default model
           (`dancerev_core/pretrained/dance-default.json` + safetensors)
   choose  which of a run's checkpoints to ship, judged on the demo groove and training
-          songs, never the test songs (`dancerev_core.evaluation.checkpoint_choice`)
+          songs, never the test songs (`dancerev_core.recipe.choose`)
   evaluate  the quality figures of issue 8 on the data's held-out songs
-          (`dancerev_core.evaluation.default_model`): quality.json, quality.md, plots
+          (`dancerev_core.recipe.evaluate`): quality.json, quality.md, plots
 
 The whole recipe:
     dancerev recipe data runs/default-data
@@ -23,16 +23,11 @@ The whole recipe:
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 from ..errors import DanceRevError
-
-DEFAULT_SHARED = Path(os.environ.get("DANCEREV_SHARED_DATA", "../shared/data"))
-PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
-RECIPE_CONFIG = PRETRAINED / "dance-default.recipe.json"
-DEFAULT_MODEL = PRETRAINED / "dance-default"
+from ..recipe.shipped import DEFAULT_MODEL, DEFAULT_SHARED, RECIPE_CONFIG
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -73,7 +68,7 @@ def _add_data(steps: argparse._SubParsersAction) -> None:
 
 
 def run_data(args: argparse.Namespace) -> int:
-    from ..pairing import RecipeConfig, build_dataset
+    from ..recipe.pairing import RecipeConfig, build_dataset
 
     for label, folder in (("--mocap", args.mocap), ("--music", args.music)):
         if not Path(folder).is_dir():
@@ -121,48 +116,25 @@ def _add_train(steps: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..cli import main
+    from ..recipe.shipped import recipe_snapshot_every, seed_run_from_shipped
+    from ..training.run import train_run
 
     data = Path(args.data_dir) / "train"
     if not data.is_dir():
         raise DanceRevError(f"{data}: no training folder (run `dancerev recipe data` first)")
-    command = ["train", str(data), "-o", args.output]
     if args.from_shipped:
         seed_run_from_shipped(Path(args.output))
-    if args.resume or args.from_shipped:
-        # a resumed run keeps its settings; the recipe's snapshots are kept either way
-        command += ["--resume", "--snapshot-every", str(recipe_snapshot_every())]
-    else:
-        command += ["--config", str(RECIPE_CONFIG)]
-    if args.epochs is not None:
-        command += ["--epochs", str(args.epochs)]
-    print("dancerev " + " ".join(command))
-    return main(command)
-
-
-def recipe_snapshot_every() -> int:
-    """The recipe config's `snapshot_every` (0 if it has none)."""
-    from ..files import load_json
-
-    training = load_json(RECIPE_CONFIG).get("training", {})
-    return int(training.get("snapshot_every", 0))
-
-
-def seed_run_from_shipped(run: Path) -> None:
-    """Start a run folder from the shipped model, so `train --resume` continues it.
-
-    The export keeps the weights and the training record (epoch, curriculum, settings) but
-    not Adam's moments, which would double the file: Adam starts afresh, the only
-    difference from continuing the original run (its randomness is reseeded every epoch).
-    """
-    from ..model.checkpoint import load_checkpoint, save_checkpoint
-    from ..training.loop import LAST
-
-    if (run / f"{LAST}.json").exists():
-        raise DanceRevError(f"{run} already holds a run: continue it with --resume")
-    shipped = load_checkpoint(DEFAULT_MODEL, expect_joint_set="canonical24")
-    save_checkpoint(run / LAST, shipped.model, shipped.training)
-    print(f"continuing the shipped model from epoch {shipped.training.get('epoch')} in {run}")
+    resume = args.resume or args.from_shipped
+    # a resumed run keeps its settings; the recipe's snapshots are kept either way
+    options = {"epochs": args.epochs,
+               "snapshot_every": recipe_snapshot_every() if resume else None}
+    config = None if resume else RECIPE_CONFIG
+    print(f"dancerev train {data} -o {args.output}"
+          + (f" --resume --snapshot-every {options['snapshot_every']}" if resume
+             else f" --config {config}")
+          + (f" --epochs {args.epochs}" if args.epochs is not None else ""))
+    train_run(data, args.output, config_file=config, resume=resume, options=options)
+    return 0
 
 
 def _add_export(steps: argparse._SubParsersAction) -> None:
@@ -180,28 +152,10 @@ def _add_export(steps: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import json
+    from ..recipe.shipped import export_checkpoint
 
-    import torch
-
-    from ..model.checkpoint import load_checkpoint, save_checkpoint
-
-    source = load_checkpoint(Path(args.run_dir) / args.checkpoint,
-                             expect_joint_set="canonical24")
-    record = {key: value for key, value in source.training.items()
-              if not key.startswith("optimizer")}
-    record["exported_from"] = f"{Path(args.run_dir).name}/{args.checkpoint}"
-    if args.data:
-        from ..evaluation.default_model import read_manifest
-
-        manifest = read_manifest(args.data)
-        record["recipe_data"] = {"summary": manifest.get("summary"),
-                                 "config": manifest.get("config")}
-    # float16 halves the file (and the extension); the weights load back as float32
-    path = save_checkpoint(args.output, source.model, training=record,  # drops older weights
-                           weights_dtype=torch.float16)
-    weights = json.loads(path.read_text(encoding="utf-8"))["weights"]
-    size = path.stat().st_size + (path.parent / weights).stat().st_size
+    path, record, size = export_checkpoint(Path(args.run_dir), args.checkpoint, args.output,
+                                           data_dir=args.data)
     print(f"wrote {path} (epoch {record.get('epoch')}, {size / 1e6:.1f} MB)")
     return 0
 
@@ -233,7 +187,7 @@ def _add_evaluate(steps: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..evaluation.default_model import QualitySettings, evaluate_checkpoint, summary_lines
+    from ..recipe.evaluate import QualitySettings, evaluate_checkpoint, summary_lines
 
     began = time.monotonic()
     settings = QualitySettings(seconds=args.seconds, num=args.num, seed=args.seed,
@@ -258,7 +212,7 @@ def _add_choose(steps: argparse._SubParsersAction) -> None:
                     "FID_k), and the fastest joint step. Prints a table and the choice: no "
                     "freezing, no step faster than the training motion's, at least as on the "
                     "beat as the real training motion, then the lowest FID_k "
-                    "(dancerev_core/evaluation/checkpoint_choice.py).")
+                    "(dancerev_core/recipe/choose.py).")
     parser.add_argument("checkpoints", nargs="+",
                         help="checkpoint JSON files, or folders whose *.json are checkpoints")
     parser.add_argument("--data", required=True, help="the folder `recipe data` wrote")
@@ -272,13 +226,13 @@ def _add_choose(steps: argparse._SubParsersAction) -> None:
 def run_choose(args: argparse.Namespace) -> int:
     import json
 
-    from ..evaluation.checkpoint_choice import choice_material, choose, score_checkpoint
     from ..files import atomic_output, json_ready, load_json
+    from ..recipe.choose import checkpoint_paths, choice_material, choose, score_checkpoint
 
     if args.every < 1 or args.num < 1:
         raise DanceRevError(f"--every and --num must be at least 1, got {args.every}, "
                             f"{args.num}")
-    paths = _checkpoint_paths(args.checkpoints)
+    paths = checkpoint_paths(args.checkpoints)
     fps = float(load_json(paths[0])["motion"]["fps"])  # every candidate must share it
     material = choice_material(args.data, fps=fps, every=args.every, log=print)
     print(f"real training motion: fastest step {material.real_fastest:.2f} m/s, beat hit rate "
@@ -307,27 +261,6 @@ def run_choose(args: argparse.Namespace) -> int:
             json.dump(json_ready(report), stream, indent=2)
         print(f"wrote {args.output}")
     return 0
-
-
-def _checkpoint_paths(items: list[str]) -> list[Path]:
-    """Files as given; folders: their *.json files that are model checkpoints."""
-    from ..files import load_json
-    from ..model.checkpoint import FORMAT
-
-    paths: list[Path] = []
-    for item in map(Path, items):
-        if item.is_dir():
-            headers = {path: load_json(path) for path in sorted(item.glob("*.json"))}
-            found = [path for path, header in headers.items()
-                     if isinstance(header, dict) and header.get("format") == FORMAT]
-            if not found:
-                raise DanceRevError(f"{item}: no model checkpoints (*.json) in this folder")
-            paths += found
-        elif item.is_file():
-            paths.append(item)
-        else:
-            raise DanceRevError(f"{item}: no such checkpoint or folder")
-    return paths
 
 
 STEPS = {"data": _add_data, "train": _add_train, "export": _add_export,

@@ -206,7 +206,7 @@ def clip_within_song(clip: Any, music: Any, fps: float,
 
 def _paired_dance(clip: Any, fps: float) -> Dance | None:
     """A real clip: its motion within its song, the song's beats from its start."""
-    from ..analysis import analyse_song
+    from ..music.analysis import analyse_song
 
     motion, beats = clip_within_song(clip, analyse_song(clip.audio_path), fps)
     return Dance(clip.name, motion, clip.genre, f"{clip.audio_path.name}@{clip.audio_offset:g}",

@@ -31,7 +31,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from ..errors import DanceRevError, InputFileError
-from ..music_features import FEATURE_BLOCKS, NUM_FEATURES
+from ..music.features import FEATURE_BLOCKS, NUM_FEATURES
 from ..weights_pair import checked_weights, save_pair, shape_mismatch
 from ..weights_pair import json_path as pair_json_path
 from .config import ModelConfig

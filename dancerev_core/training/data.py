@@ -48,7 +48,7 @@ import numpy as np
 
 from ..errors import DanceRevError
 from ..motion import Motion, fps_fraction, normalize_image_coordinates
-from ..music_features import (
+from ..music.features import (
     FEATURE_FPS,
     NUM_FEATURES,
     MusicFeatures,
@@ -189,8 +189,8 @@ def read_paired(folder: Path, fps: float,
                 image_size: tuple[float, float] | None = None) -> tuple[list[AlignedClip],
                                                                         list[str]]:
     """Every usable clip of a paired dataset folder, and why the others were skipped."""
-    from ..analysis import analyse_song
     from ..formats.paired_dataset import list_clips
+    from ..music.analysis import analyse_song
 
     listing = list_clips(folder, validate_motion=False)
     skipped = [str(problem) for problem in listing.unusable]

@@ -38,7 +38,7 @@ Jobs and their fields (paths are best absolute; relative ones start at the worke
                (to the song's end), seed=0, num=1, joints=null, decoder="fast",
                use_cache=true, device, lift=false (a 2D model's dances lifted to
                canonical 3D, dancerev_core.lifting), beat_sync=true (accents re-timed
-               onto the beats, dancerev_core.beat_sync) -> files (OUTPUT/NAME.npz, or
+               onto the beats, dancerev_core.generation.beat_sync) -> files (OUTPUT/NAME.npz, or
                NAME_1..NAME_K.npz), song, checkpoint, skeleton, fps, frames, seconds,
                audio_start, beat_times (seconds from the dance's frame 0, which is the song
                at audio_start), tempo, seed, num, decoder, beat_sync (what it did)
@@ -47,7 +47,7 @@ Jobs and their fields (paths are best absolute; relative ones start at the worke
                val_fraction, mirror, precision, image_size ("WxH"), device -> output, epoch,
                last, best, history, train_loss, val_loss
 `device` is "auto", "cpu" or "cuda"; its default comes from $DANCEREV_DEVICE, else "auto".
-The feature cache is $DANCEREV_CACHE_DIR (feature_cache.py).
+The feature cache is $DANCEREV_CACHE_DIR (music/cache.py).
 
 Cancelling: a cancel (or EOF) sets a flag that the job's progress callbacks check (every
 step of training, every 64 decoded frames); a job that has not stopped GRACE_SECONDS later

@@ -45,7 +45,7 @@ def _device(request: Request) -> str:
 # -- check ---------------------------------------------------------------------------------
 def check(request: Request, ctx: Context) -> dict[str, Any]:
     """Is the runtime complete? Versions for the preferences; never fails on a missing one."""
-    from ..feature_cache import cache_dir
+    from ..music.cache import cache_dir
 
     modules: dict[str, str | None] = {}
     problems = []
@@ -73,7 +73,7 @@ def check(request: Request, ctx: Context) -> dict[str, Any]:
 # -- analyse -------------------------------------------------------------------------------
 def analyse(request: Request, ctx: Context) -> dict[str, Any]:
     """A song's beats, tempo and duration (through the feature cache)."""
-    from ..analysis import analyse_song
+    from ..music.analysis import analyse_song
 
     song = request.path("song")
     use_cache = request.flag("use_cache", True)
@@ -88,8 +88,8 @@ def analyse(request: Request, ctx: Context) -> dict[str, Any]:
 # -- generate ------------------------------------------------------------------------------
 def generate(request: Request, ctx: Context) -> dict[str, Any]:
     """Dances for a song, written as motion files only once all of them are made."""
-    from ..commands.generate import dances_for_song, write_dances
-    from ..generation import DECODERS
+    from ..generation.pipeline import DECODERS
+    from ..generation.song import dances_for_song, write_dances
     from ..skeletons import BODY_25, JOINT_SETS
 
     song = request.path("song")
@@ -145,11 +145,11 @@ def lifted_dance(dance: Any, ctx: Context) -> Any:
 # -- train ---------------------------------------------------------------------------------
 def train(request: Request, ctx: Context) -> dict[str, Any]:
     """Train or resume a run; progress per step, losses per epoch; cancel keeps `last`."""
-    from ..commands.train import train_run
     from ..model.checkpoint import checkpoint_json
     from ..model.curriculum import SCHEDULES
+    from ..training.config import LAST
     from ..training.data import FORMATS
-    from ..training.loop import LAST
+    from ..training.run import train_run
 
     output = request.path("output")
     options = {key: request.integer(key) for key in ("epochs", "batch_size", "seq_len", "seed")}

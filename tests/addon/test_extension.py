@@ -74,7 +74,7 @@ def test_the_installed_extension_dances_with_its_own_core(extension_zip, model, 
     """Generate through the installed zip: its operators, its worker, its dancerev_core."""
     import soundfile
 
-    from dancerev_core.synth import write_demo_track
+    from dancerev_core.recipe.synth import write_demo_track
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     assert bpy.ops.extensions.package_install_files(

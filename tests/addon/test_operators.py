@@ -40,7 +40,7 @@ def scene(registered, tmp_path, monkeypatch):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setattr(addon.preferences, "user_folder", lambda: tmp_path / "user")
+    monkeypatch.setattr(addon.settings, "user_folder", lambda: tmp_path / "user")
     monkeypatch.setattr(addon.runs.jobs, "find_python", lambda *args: sys.executable)
     yield bpy.context.scene
     runs.cancel_all()
@@ -97,7 +97,7 @@ def test_generate_variations_apply_and_remove(dancer, scene, song, model):
     settings = scene.dancerev
     assert "Error" not in settings.status, settings.status
     # the worker's motion files are read into Actions and then removed
-    assert not list((addon.preferences.user_folder() / "dances").iterdir())
+    assert not list((addon.settings.user_folder() / "dances").iterdir())
     assert [item.name for item in settings.results] == ["v1", "v2"]
     first, second = (item.action for item in settings.results)
     assert dancer.animation_data.action == first and keyframes.is_dance_action(first)
@@ -284,7 +284,7 @@ def test_every_operator_on_other_rigs(scene, song, model, rig, family):
 def test_a_failed_runtime_install_says_why(registered, tmp_path, monkeypatch):
     from addon import runtime, runtime_install
 
-    monkeypatch.setattr(addon.preferences, "runtime_folder", lambda: tmp_path / "runtime")
+    monkeypatch.setattr(addon.settings, "runtime_folder", lambda: tmp_path / "runtime")
     monkeypatch.setattr(runtime, "pip_command", lambda python, folder: [
         sys.executable, "-c", "print('ERROR: no space left'); raise SystemExit(1)"])
     runtime_install.start()

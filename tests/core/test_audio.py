@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dancerev_core import audio
-from dancerev_core.audio import audio_duration, load_audio
 from dancerev_core.errors import InputFileError
+from dancerev_core.music import audio
+from dancerev_core.music.audio import audio_duration, load_audio
 from tests.conftest import REPO_ROOT, shared_data
 
 sf = pytest.importorskip("soundfile")
@@ -434,7 +434,7 @@ LONG_MINUTES = 15
 MEMORY_PROBE = """
 import json, sys
 from pathlib import Path
-from dancerev_core import audio
+from dancerev_core.music import audio
 
 def peak_rss():  # VmHWM starts afresh at exec, unlike ru_maxrss which inherits the parent's
     with open("/proc/self/status") as status:
@@ -489,5 +489,5 @@ def test_module_imports_with_numpy_alone():
     """As in Blender's Python: soundfile, av, soxr and librosa absent."""
     blocked = "; ".join(f"sys.modules[{name!r}] = None"
                         for name in ("soundfile", "av", "soxr", "librosa", "scipy", "torch"))
-    code = f"import sys; {blocked}; import dancerev_core.audio"
+    code = f"import sys; {blocked}; import dancerev_core.music.audio"
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60)

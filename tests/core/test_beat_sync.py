@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from dancerev_core.beat_sync import (
+from dancerev_core.body_frame import fastest_joint_speeds
+from dancerev_core.evaluation.beats import beat_scores, kinematic_beats
+from dancerev_core.generation.beat_sync import (
     GRID,
     MAX_RATE_CHANGE,
     MAX_SHIFT,
     fit_beat_sync,
     sync_to_beats,
 )
-from dancerev_core.body_frame import fastest_joint_speeds
-from dancerev_core.evaluation.beats import beat_scores, kinematic_beats
-from dancerev_core.time_warp import RATE_BOUNDS
+from dancerev_core.generation.time_warp import RATE_BOUNDS
 
 FPS = 30.0
 BEAT = 0.5  # seconds: 120 BPM

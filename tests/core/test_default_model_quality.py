@@ -13,9 +13,9 @@ import pytest
 from dancerev_core.body_frame import fastest_joint_speeds
 from dancerev_core.cli import main
 from dancerev_core.evaluation import quality as q
-from dancerev_core.evaluation.default_model import Material, compute_figures, song_key
 from dancerev_core.evaluation.suite import Dance
 from dancerev_core.motion import Motion
+from dancerev_core.recipe.evaluate import Material, compute_figures, song_key
 from dancerev_core.skeletons import CANONICAL_24
 from tests.core.test_pairing import sources  # noqa: F401  (fixture: a small shared subset)
 
@@ -307,7 +307,7 @@ def test_recipe_evaluate_refuses_bad_settings(tmp_path, capsys):
 
 
 def test_the_choice_rule_takes_the_lowest_fid_among_the_eligible():
-    from dancerev_core.evaluation.checkpoint_choice import CheckpointScore, choose
+    from dancerev_core.recipe.choose import CheckpointScore, choose
 
     def score(name, fid, why_not=""):
         return CheckpointScore(name, 1, 1.0, 0.9, 0.9, 0.5, fid, 9.0, not why_not, why_not)
@@ -320,8 +320,8 @@ def test_the_choice_rule_takes_the_lowest_fid_among_the_eligible():
 def test_recipe_train_from_shipped_goes_on_with_snapshots(sources, tmp_path, capsys):  # noqa: F811
     """A new machine with only the repository continues the shipped model, keeping the
     recipe's snapshots for `recipe choose`."""
-    from dancerev_core.commands.recipe import DEFAULT_MODEL
     from dancerev_core.model.checkpoint import load_checkpoint
+    from dancerev_core.recipe.shipped import DEFAULT_MODEL
     from dancerev_core.training import load_run
 
     mocap, music = sources

@@ -208,7 +208,7 @@ def write_paired(root, names, seconds: float = 9.0):
     """A paired dataset: CMU takes in genre folders, each with a wav excerpt of a real song."""
     import soundfile
 
-    from dancerev_core.audio import load_audio
+    from dancerev_core.music.audio import load_audio
 
     songs = sorted(shared_data("music").glob("*.ogg"))
     for i, (genre, name) in enumerate(names):

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dancerev_core import fast_chroma
+from dancerev_core.music import fast_chroma
 from tests.conftest import REPO_ROOT, shared_data
 
 SR = 15_360
@@ -84,7 +84,7 @@ def test_imports_neither_librosa_nor_numba():
     """The point of the module: a fresh process never pays librosa's/numba's start-up."""
     code = (
         "import sys, numpy as np\n"
-        "import dancerev_core.fast_chroma as fc\n"
+        "import dancerev_core.music.fast_chroma as fc\n"
         "y = np.random.default_rng(0).standard_normal(2 * 15360).astype(np.float32)\n"
         "assert fc.chroma_cqt(y).shape == (12, 61)\n"
         "heavy = ('librosa', 'numba', 'scipy.signal', 'scipy.stats')\n"

@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from dancerev_core import fast_features
-from dancerev_core.audio import load_audio
-from dancerev_core.fast_features import FAST_TOLERANCES, extract_fast
-from dancerev_core.music_features import SAMPLE_RATE, block_slices, extract_reference
+from dancerev_core.music import fast_features
+from dancerev_core.music.audio import load_audio
+from dancerev_core.music.fast_features import FAST_TOLERANCES, extract_fast
+from dancerev_core.music.features import SAMPLE_RATE, block_slices, extract_reference
 from tests.conftest import REPO_ROOT, SHARED_DATA, shared_data
 
 SONGS = sorted(p.name for p in (SHARED_DATA / "music").glob("*.ogg")) or ["(none)"]
@@ -66,7 +66,7 @@ def test_median_filter_is_exact():
 
 def test_fast_path_never_imports_librosa_or_numba(tmp_path):
     code = ("import sys, numpy as np\n"
-            "from dancerev_core.fast_features import extract_fast\n"
+            "from dancerev_core.music.fast_features import extract_fast\n"
             "y = np.random.default_rng(0).normal(size=15360 * 3).astype(np.float32)\n"
             "extract_fast(y)\n"
             "print(sorted(m for m in ('librosa', 'numba') if m in sys.modules))\n")
@@ -100,7 +100,7 @@ def test_fifteen_minute_song_keeps_memory_flat(tmp_path):
         for _ in range(60):  # 60 x 15 s = 15 minutes
             stream.write(tone)
     code = ("import sys\n"
-            "from dancerev_core.analysis import analyse_song\n"
+            "from dancerev_core.music.analysis import analyse_song\n"
             "music = analyse_song(sys.argv[1], use_cache=False, fps=30.0)\n"
             "peak = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
             "print(music.features.shape[0], int(peak) // 1024)\n")

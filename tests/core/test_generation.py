@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from dancerev_core.beat_sync import sync_to_beats
 from dancerev_core.cli import main
 from dancerev_core.errors import DanceRevError
 from dancerev_core.formats.motion_npz import load_motion
-from dancerev_core.generation import generate_dance, poses_to_motion, variation_paths
+from dancerev_core.generation.beat_sync import sync_to_beats
+from dancerev_core.generation.pipeline import generate_dance, poses_to_motion, variation_paths
+from dancerev_core.generation.plausible import plausible_positions, settled_start
 from dancerev_core.model import ModelConfig, Seq2Seq, load_checkpoint, save_checkpoint
 from dancerev_core.model.fast_decode import (
     FP32_TOLERANCE,
@@ -20,8 +21,7 @@ from dancerev_core.model.fast_decode import (
     fast_generate,
     prepare_decoder,
 )
-from dancerev_core.music_features import NUM_FEATURES, MusicFeatures
-from dancerev_core.plausible import plausible_positions, settled_start
+from dancerev_core.music.features import NUM_FEATURES, MusicFeatures
 from tests.conftest import shared_data
 
 
@@ -182,7 +182,7 @@ def test_progress_reports_and_can_cancel():
 def write_excerpt(path, seconds: float) -> None:
     import soundfile
 
-    from dancerev_core.audio import load_audio
+    from dancerev_core.music.audio import load_audio
 
     song = sorted(shared_data("music").glob("*.ogg"))[0]
     soundfile.write(path, load_audio(song, 22_050, max_seconds=seconds), 22_050)

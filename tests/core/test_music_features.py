@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from dancerev_core import feature_cache
-from dancerev_core.analysis import analyse_song
 from dancerev_core.cli import main
 from dancerev_core.errors import DanceRevError, InputFileError
-from dancerev_core.music_features import (
+from dancerev_core.music import cache as feature_cache
+from dancerev_core.music.analysis import analyse_song
+from dancerev_core.music.features import (
     FEATURE_FPS,
     NUM_FEATURES,
     SAMPLE_RATE,
@@ -98,7 +98,7 @@ def test_cache_hits_and_rebuilds_corrupted_entries(excerpt, tmp_path, monkeypatc
     def fail(_):
         raise AssertionError("the song was analysed again")
 
-    monkeypatch.setattr("dancerev_core.analysis.extract_fast", fail)
+    monkeypatch.setattr("dancerev_core.music.analysis.extract_fast", fail)
     again = analyse_song(excerpt, cache_folder=tmp_path)
     np.testing.assert_array_equal(again.features, first.features)
     monkeypatch.undo()

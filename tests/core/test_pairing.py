@@ -9,14 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from dancerev_core.analysis import analyse_song
 from dancerev_core.cli import main
-from dancerev_core.fast_features import extract_fast
 from dancerev_core.formats.reading import read_motion
-from dancerev_core.music_features import SAMPLE_RATE
-from dancerev_core.pairing import RecipeConfig, build_dataset
-from dancerev_core.pairing.builder import synth_seed
-from dancerev_core.pairing.cleaning import (
+from dancerev_core.music.analysis import analyse_song
+from dancerev_core.music.fast_features import extract_fast
+from dancerev_core.music.features import SAMPLE_RATE
+from dancerev_core.recipe.pairing import RecipeConfig, build_dataset
+from dancerev_core.recipe.pairing.builder import synth_seed
+from dancerev_core.recipe.pairing.cleaning import (
     FEET,
     FOOT_JOINT_HEIGHT,
     REFERENCE_LEG_LENGTH,
@@ -25,12 +25,12 @@ from dancerev_core.pairing.cleaning import (
     leg_lengths,
     normalise_body,
 )
-from dancerev_core.pairing.kinematic import alignment, beat_times
-from dancerev_core.pairing.routines import Segment, build_routine
-from dancerev_core.pairing.sources import find_songs
-from dancerev_core.pairing.warp import RATE_BOUNDS, fit_warp, warp_motion
+from dancerev_core.recipe.pairing.kinematic import alignment, beat_times
+from dancerev_core.recipe.pairing.routines import Segment, build_routine
+from dancerev_core.recipe.pairing.sources import find_songs
+from dancerev_core.recipe.pairing.warp import RATE_BOUNDS, fit_warp, warp_motion
+from dancerev_core.recipe.synth import DEMO_TEMPO, render_song, write_demo_track
 from dancerev_core.skeletons import CANONICAL_24
-from dancerev_core.synth import DEMO_TEMPO, render_song, write_demo_track
 from dancerev_core.training import load_training_data
 from tests.conftest import shared_data
 

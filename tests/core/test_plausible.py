@@ -7,7 +7,7 @@ import pytest
 
 from dancerev_core.body_frame import FOOT_JOINT_HEIGHT
 from dancerev_core.formats.reading import read_motion
-from dancerev_core.plausible import (
+from dancerev_core.generation.plausible import (
     MAX_JOINT_SPEED,
     MAX_SETTLE_SECONDS,
     on_the_floor_with_constant_bones,

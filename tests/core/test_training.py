@@ -69,10 +69,10 @@ class FakeSummaryWriter:
 
 
 def test_a_real_short_run_learns(dataset, tmp_path, monkeypatch):
-    from dancerev_core.training import loop
+    from dancerev_core.training import progress
 
     writer = FakeSummaryWriter()
-    monkeypatch.setattr(loop, "_tensorboard", lambda out_dir: writer)
+    monkeypatch.setattr(progress, "_tensorboard", lambda out_dir: writer)
     out = tmp_path / "run"
     config = TrainConfig(epochs=14, **TINY_TRAINING)
     data = load_training_data(dataset, seq_len=config.seq_len, val_fraction=config.val_fraction)
@@ -149,16 +149,16 @@ def test_the_velocity_loss_adds_the_l1_of_frame_to_frame_changes():
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
-    from dancerev_core.training import loop
+    from dancerev_core.training import hardware
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert loop.autocast_dtype("fp32", cuda) is None
-    assert loop.autocast_dtype("bf16", cpu) is torch.bfloat16
+    assert hardware.autocast_dtype("fp32", cuda) is None
+    assert hardware.autocast_dtype("bf16", cpu) is torch.bfloat16
     for native in (True, False):
-        monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda native=native: native)
-        assert loop.autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
+        monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda native=native: native)
+        assert hardware.autocast_dtype("auto", cpu) is (torch.bfloat16 if native else None)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert loop.autocast_dtype("auto", cuda) is torch.float16
+    assert hardware.autocast_dtype("auto", cuda) is torch.float16
 
 
 def test_epochs_zero_writes_the_initialised_model(dataset, tmp_path, config_file, capsys):

@@ -12,7 +12,7 @@ from dancerev_core.errors import DanceRevError
 from dancerev_core.formats.motion_npz import save_motion
 from dancerev_core.formats.paper_json import PaperClip, write_paper_json
 from dancerev_core.motion import Motion
-from dancerev_core.music_features import MusicFeatures, block_slices
+from dancerev_core.music.features import MusicFeatures, block_slices
 from dancerev_core.skeletons import BODY_25, CANONICAL_24
 from dancerev_core.training.data import align_features, load_training_data, model_motion
 from tests.conftest import shared_data
@@ -72,7 +72,7 @@ def test_features_between_frames_are_interpolated_with_beats_rebuilt():
 
 
 def test_offset_zero_at_15_fps_is_what_generation_sees(tmp_path):
-    from dancerev_core.analysis import analyse_song
+    from dancerev_core.music.analysis import analyse_song
 
     song = shared_data("music", "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_"
                                 "(string_orchestra).hq.ogg")
@@ -167,7 +167,7 @@ def test_mirroring_adds_mirrored_training_windows_only(tmp_path):
 def test_paired_clip_honours_the_audio_offset(tmp_path):
     import soundfile
 
-    from dancerev_core.audio import load_audio
+    from dancerev_core.music.audio import load_audio
 
     bvh = shared_data("mocap", "cmu", "05", "005_03.bvh")
     song = shared_data("music", "Kevin_MacLeod_-_Vibe_Ace.hq.ogg")

@@ -17,7 +17,8 @@ from dancerev_core.model.checkpoint import load_checkpoint
 from dancerev_core.motion import Motion
 from dancerev_core.skeletons import BODY_25
 from dancerev_core.training import TrainConfig, load_training_data
-from dancerev_core.training.loop import epoch_batches, epoch_seeds, weights_digest
+from dancerev_core.training.batches import epoch_batches, epoch_seeds
+from dancerev_core.training.checkpointing import weights_digest
 from tests.conftest import REPO_ROOT
 
 MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_output
-from .music_features import MusicFeatures
+from ..files import atomic_output
+from .features import MusicFeatures
 
 CHUNK = 1 << 20
 

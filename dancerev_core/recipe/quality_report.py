@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluation.report import markdown_table, save_figure
 from ..files import atomic_output
-from .report import markdown_table, save_figure
 
 PLOTS = ("quality_energy.png", "quality_fid.png")
 GOAL_SIGNS = {">=": "≥", "<=": "≤"}

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import DanceRevError
+from ..motion import Motion
+from ..music.features import MusicFeatures
+from ..skeletons import CANONICAL_24, joint_set
 from .beat_sync import sync_to_beats
-from .errors import DanceRevError
-from .motion import Motion
-from .music_features import MusicFeatures
 from .plausible import plausible_positions, settled_start
-from .skeletons import CANONICAL_24, joint_set
 
 if TYPE_CHECKING:
-    from .model.checkpoint import Checkpoint
+    from ..model.checkpoint import Checkpoint
 
 DECODERS = ("fast", "plain")
 
@@ -91,7 +91,7 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
     """
     import torch
 
-    from .model.fast_decode import fast_generate, int8_available
+    from ..model.fast_decode import fast_generate, int8_available
 
     config = checkpoint.config
     if decoder not in DECODERS:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from . import feature_cache
-from .errors import DanceRevError, InputFileError
+from ..errors import DanceRevError, InputFileError
+from . import cache
 from .fast_features import extract_fast
-from .music_features import (
+from .features import (
     FEATURE_FPS,
     HOP_LENGTH,
     MODEL_FPS,
@@ -46,8 +46,8 @@ def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = Tru
         raise InputFileError(path, "is a folder, not an audio file")
     if not path.exists():
         raise InputFileError(path, "no such audio file")
-    key = feature_cache.cache_key(path, extraction_settings(reference)) if use_cache else None
-    native = feature_cache.load_entry(key, cache_folder) if key else None
+    key = cache.cache_key(path, extraction_settings(reference)) if use_cache else None
+    native = cache.load_entry(key, cache_folder) if key else None
     if native is None:
         waveform = load_audio(path, SAMPLE_RATE)
         try:
@@ -62,7 +62,7 @@ def analyse_song(path: str | Path, fps: float = MODEL_FPS, use_cache: bool = Tru
         except DanceRevError as error:
             raise InputFileError(path, str(error).removeprefix("audio: ")) from None
         if key:
-            feature_cache.store_entry(key, native, cache_folder)
+            cache.store_entry(key, native, cache_folder)
     if fps == FEATURE_FPS:
         return native
     if fps == MODEL_FPS:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..body_frame import J, bone_lengths, facing, rotate_yaw
-from ..lifting.postprocess import constant_bone_lengths
-from ..motion import Motion
+from ...body_frame import J, bone_lengths, facing, rotate_yaw
+from ...lifting.postprocess import constant_bone_lengths
+from ...motion import Motion
 
 BLEND_SECONDS = 0.4
 SEARCH_SECONDS = 1.0

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import DanceRevError
-from . import quality as q
-from .frechet import fid, normalise_by
-from .suite import Dance, Settings, beat_metrics, clip_within_song, generated_dance
+from ..evaluation import quality as q
+from ..evaluation.frechet import fid, normalise_by
+from ..evaluation.suite import Dance, Settings, beat_metrics, clip_within_song, generated_dance
+from ..files import load_json
 
 ENERGY_MIN = 0.5  # issue 8's no-freezing goal
 GROOVE_SECONDS = 60.0
@@ -71,10 +72,10 @@ class CheckpointScore:
 def choice_material(data_dir: str | Path, fps: float, every: int = 6,
                     log: Callable[[str], None] | None = None) -> ChoiceMaterial:
     """The groove and the training spans (see the module docstring)."""
-    from ..analysis import analyse_song
     from ..formats.paired_dataset import list_clips
-    from ..synth import write_demo_track
-    from .default_model import read_manifest
+    from ..music.analysis import analyse_song
+    from .evaluate import read_manifest
+    from .synth import write_demo_track
 
     say = log or (lambda _message: None)
     data_dir = Path(data_dir)
@@ -109,7 +110,7 @@ def choice_material(data_dir: str | Path, fps: float, every: int = 6,
 def score_checkpoint(path: str | Path, material: ChoiceMaterial, num: int = 4,
                      seed: int = 0) -> CheckpointScore:
     """One candidate's figures on the material, as delivered (`generate_dance`)."""
-    from ..generation import generate_dance
+    from ..generation.pipeline import generate_dance
     from ..model.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(path, expect_joint_set="canonical24")
@@ -155,3 +156,23 @@ def choose(scores: Sequence[CheckpointScore]) -> CheckpointScore | None:
 
 def _as_dances(motions: Sequence[Any], fps: float) -> list[Dance]:
     return [generated_dance(f"{index}", motion, fps) for index, motion in enumerate(motions)]
+
+
+def checkpoint_paths(items: list[str]) -> list[Path]:
+    """Files as given; folders: their *.json files that are model checkpoints."""
+    from ..model.checkpoint import FORMAT
+
+    paths: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            headers = {path: load_json(path) for path in sorted(item.glob("*.json"))}
+            found = [path for path, header in headers.items()
+                     if isinstance(header, dict) and header.get("format") == FORMAT]
+            if not found:
+                raise DanceRevError(f"{item}: no model checkpoints (*.json) in this folder")
+            paths += found
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise DanceRevError(f"{item}: no such checkpoint or folder")
+    return paths

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .body_frame import facing, fastest_joint_speeds, mean_joint_speeds, rotate_yaw, soles
-from .lifting.postprocess import GROUND_SIGMA, constant_bone_lengths
-from .smoothing import smooth_over_time
+from ..body_frame import facing, fastest_joint_speeds, mean_joint_speeds, rotate_yaw, soles
+from ..lifting.postprocess import GROUND_SIGMA, constant_bone_lengths
+from ..smoothing import smooth_over_time
 
 STAND_PERCENTILE = 5.0  # the lowest soles of a dance this often below the floor, before lifting
 SINK_ALLOWED = 0.015  # metres a sole may stay below the floor: under 2 cm after float32 rounding

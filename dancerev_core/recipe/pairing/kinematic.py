@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluation.beats import DEFAULT_TOLERANCE, beat_scores, kinematic_beats
-from ..evaluation.suite import DEFAULT_FPS
-from ..motion import Motion
+from ...evaluation.beats import DEFAULT_TOLERANCE, beat_scores, kinematic_beats
+from ...evaluation.suite import DEFAULT_FPS
+from ...motion import Motion
 
 EVAL_FPS = DEFAULT_FPS  # the evaluation's frame rate (the model's)
 

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-from ..motion import Motion
-from ..time_warp import RATE_BOUNDS, Warp, sample_positions, steady_around_anchors
+from ...generation.time_warp import RATE_BOUNDS, Warp, sample_positions, steady_around_anchors
+from ...motion import Motion
 
 MATCH_TOLERANCE = 0.05  # s; tighter than evaluation's 0.1 s so hits survive resampling
 RATE_COST = 0.15  # per kinematic interval at the rate bound, in anchor points

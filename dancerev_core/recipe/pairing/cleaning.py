@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..body_frame import BONE_PARENTS, FEET, FOOT_JOINT_HEIGHT, J, fastest_joint_speeds
-from ..motion import Motion
-from ..retarget.solver import leg_lengths
+from ...body_frame import BONE_PARENTS, FEET, FOOT_JOINT_HEIGHT, J, fastest_joint_speeds
+from ...motion import Motion
+from ...retarget.solver import leg_lengths
 
 REFERENCE_LEG_LENGTH = 0.90  # metres, hip to knee plus knee to ankle (an adult of ~1.75 m)
 GLITCH_SPEED = 15.0  # leg lengths per second (13.5 m/s): faster than any real limb motion

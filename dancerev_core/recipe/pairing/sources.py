@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..formats.paired_dataset import AUDIO_SUFFIXES
+from ...formats.paired_dataset import AUDIO_SUFFIXES
 
 CMU_LICENCE = "CMU Graphics Lab Motion Capture Database: free for research and commercial use"
 CMU_CREDIT = ("The data used in this project was obtained from mocap.cs.cmu.edu. The database "

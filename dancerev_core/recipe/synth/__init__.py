@@ -5,7 +5,7 @@ permissively licensed songs it has; music it generates itself carries no third-p
 and is regenerated from seeds instead of being stored. numpy only (and the standard library's
 `wave`), so it runs anywhere the core runs, Blender's Python included.
 
-    from dancerev_core.synth import render_song, write_demo_track
+    from dancerev_core.recipe.synth import render_song, write_demo_track
     song = render_song(seed=7, seconds=30, style="funk")      # SynthSong: audio + beats
     write_demo_track("out/demo.wav")                          # the README's default song
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_output
+from ...files import atomic_output
 from .song import SynthSong, render_song
 from .styles import STYLES, styles_for
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..body_frame import rotate_yaw
-from ..motion import Motion
+from ...body_frame import rotate_yaw
+from ...motion import Motion
 
 
 def augment(motion: Motion, mirror: bool, yaw_degrees: float) -> Motion:

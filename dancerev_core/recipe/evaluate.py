@@ -37,10 +37,9 @@ import numpy as np
 
 from ..body_frame import FOOT_JOINT_HEIGHT, fastest_joint_speeds
 from ..errors import DanceRevError
-from ..files import load_json
-from . import quality as q
-from .beats import DEFAULT_TOLERANCE
-from .suite import (
+from ..evaluation import quality as q
+from ..evaluation.beats import DEFAULT_TOLERANCE
+from ..evaluation.suite import (
     Dance,
     Settings,
     beat_metrics,
@@ -48,6 +47,7 @@ from .suite import (
     eval_motion,
     generated_dance,
 )
+from ..files import load_json
 
 if TYPE_CHECKING:
     from ..model.checkpoint import Checkpoint
@@ -108,9 +108,9 @@ def song_key(entry: dict[str, Any] | None, fallback: str) -> str:
 def gather(checkpoint: Checkpoint, data_dir: str | Path, out_dir: str | Path,
            settings: QualitySettings, log: Log | None = None) -> Material:
     """Read the real motion, write the long songs, generate every dance (see module doc)."""
-    from ..analysis import analyse_song
     from ..formats.paired_dataset import list_clips
-    from ..generation import decode_dances, finish_dance, generate_dance
+    from ..generation.pipeline import decode_dances, finish_dance, generate_dance
+    from ..music.analysis import analyse_song
 
     say = log or (lambda _message: None)
     data_dir = Path(data_dir)
@@ -171,9 +171,9 @@ def long_songs(manifest: dict[str, Any], settings: QualitySettings, folder: Path
     Real held-out songs come from `settings.music_dir` (looped when shorter); synthesised
     ones are re-rendered from the test split's seeds with the genre they were rendered for.
     """
-    from ..audio import load_audio
     from ..formats.paired_dataset import AUDIO_SUFFIXES
-    from ..synth import render_song, write_wav
+    from ..music.audio import load_audio
+    from .synth import render_song, write_wav
 
     length = settings.seconds + LOOP_MARGIN
     rate = int(manifest.get("config", {}).get("sample_rate", 22_050))

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .body_frame import fastest_joint_speeds, mean_joint_speeds
-from .evaluation.beats import DEFAULT_TOLERANCE, beat_scores, kinematic_beats
+from ..body_frame import fastest_joint_speeds, mean_joint_speeds
+from ..evaluation.beats import DEFAULT_TOLERANCE, beat_scores, kinematic_beats
 from .time_warp import RATE_BOUNDS, Warp, sample_positions
 
 MAX_SHIFT = 0.3  # seconds the dance may drift from the model's timing

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from .errors import InputFileError
+from ..errors import InputFileError
 
 if TYPE_CHECKING:
     import av

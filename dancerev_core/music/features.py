@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import DanceRevError
+from ..errors import DanceRevError
 
 SAMPLE_RATE = 15_360
 HOP_LENGTH = 512

@@ -46,7 +46,7 @@ class SynthSong:
 
     def facts(self) -> dict[str, Any]:
         """Plain JSON facts for manifests and motion metadata."""
-        return {"generator": "dancerev_core.synth", "seed": self.seed, "style": self.style,
+        return {"generator": "dancerev_core.recipe.synth", "seed": self.seed, "style": self.style,
                 "tempo": round(self.tempo, 3), "beats_per_bar": self.beats_per_bar,
                 "swing": round(self.swing, 3), "key": self.key,
                 "seconds": round(self.duration, 3), "sample_rate": self.sample_rate}

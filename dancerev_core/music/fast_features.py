@@ -1,6 +1,6 @@
 """The paper's 438 features without librosa: the same numbers, a fraction of the time.
 
-`music_features.extract_reference` calls librosa as the paper's code does. Two things make
+`features.extract_reference` calls librosa as the paper's code does. Two things make
 that slow for users: librosa's harmonic/percussive separation median-filters the spectrogram
 with `scipy.ndimage.median_filter` (about 85 % of the warm time), and importing librosa's
 spectral modules compiles or loads numba code (seconds on every cold start, 25 s on a fresh
@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from .music_features import (
+from .features import (
     FEATURE_FPS,
     HOP_LENGTH,
     N_FFT,

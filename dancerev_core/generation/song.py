@@ -1,0 +1,69 @@
+"""A song file and a checkpoint in, dances out: what `dancerev generate` and the worker run.
+
+torch is imported only when a dance is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import DanceRevError
+
+if TYPE_CHECKING:
+    from ..motion import Motion
+
+
+def dances_for_song(audio: str | Path, model: str | Path, *, seconds: float | None = None,
+                    start: float = 0.0, seed: int = 0, num: int = 1, joints: str | None = None,
+                    decoder: str = "fast", use_cache: bool = True, device: str | None = None,
+                    beat_sync: bool = True,
+                    progress: Callable[[int, int], None] | None = None,
+                    stage: Callable[[str], None] | None = None) -> list[Motion]:
+    """What `dancerev generate` computes, shared with the add-on's worker.
+
+    Loads the checkpoint (on `device`, default CUDA when present), analyses the song through
+    the feature cache at the model's fps and returns `num` dances (`generation.generate_dance`)
+    whose meta names the song. `stage(name)` is told "load", "analyse" and "generate" as each
+    begins; `progress(done, total)` counts decoded frames.
+    """
+    from ..model.checkpoint import load_checkpoint
+    from ..music.analysis import analyse_song
+    from .pipeline import generate_dance
+
+    say = stage or (lambda _name: None)
+    if num < 1:
+        raise DanceRevError(f"--num must be at least 1, got {num}")
+    say("load")
+    checkpoint = load_checkpoint(model, expect_joint_set=joints, device=device)
+    say("analyse")
+    music = analyse_song(audio, fps=checkpoint.config.fps, use_cache=use_cache)
+    say("generate")
+    dances = generate_dance(music, checkpoint, seconds=seconds, seed=seed, num=num,
+                            start=start, decoder=decoder, beat_sync=beat_sync,
+                            progress=progress)
+    for dance in dances:
+        dance.meta["music"] = Path(audio).name  # groups variations for multimodality
+    return dances
+
+
+def write_dances(dances: list[Motion], output: str | Path) -> list[Path]:
+    """Write OUT.npz (or OUT_1.npz .. OUT_K.npz), all or none.
+
+    Each file is written atomically; if any write fails or is interrupted, the files this
+    call already wrote are removed again, so a cancelled or failed run leaves no partial set.
+    """
+    from ..formats.motion_npz import save_motion
+    from .pipeline import variation_paths
+
+    written: list[Path] = []
+    try:
+        for dance, path in zip(dances, variation_paths(output, len(dances)), strict=True):
+            save_motion(dance, path)
+            written.append(Path(path))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return written

@@ -1,0 +1,86 @@
+"""What a training run shows and records as it goes: the progress bar, the history, TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .config import HISTORY, TENSORBOARD
+
+
+class Progress:
+    """The bar, `history.jsonl` and TensorBoard of one run; files on rank 0 only.
+
+    A fresh run starts an empty history; a resumed one drops the lines after its
+    checkpoint's epoch (a kill between the checkpoint and the history write leaves one).
+    """
+
+    def __init__(self, out_dir: Path, *, start_epoch: int, total_steps: int, resumed: bool,
+                 show_bar: bool, is_main: bool) -> None:
+        from tqdm import tqdm
+
+        self.history = out_dir / HISTORY
+        self.is_main = is_main
+        self.writer = None
+        if is_main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if resumed:
+                _trim_history(self.history, start_epoch)
+            else:
+                self.history.write_text("", encoding="utf-8")
+            self.writer = _tensorboard(out_dir)
+        self.bar = tqdm(total=total_steps, unit="step", disable=not (show_bar and is_main),
+                        dynamic_ncols=True)
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        self.bar.set_description(f"epoch {epoch}/{epochs}")
+
+    def step(self, loss: float, stage: int, frames_per_second: float) -> None:
+        self.bar.update()
+        self.bar.set_postfix(loss=f"{loss:.4f}", p=stage, fps=f"{frames_per_second:.0f}",
+                             refresh=False)
+
+    def end_epoch(self, entry: dict[str, Any]) -> None:
+        """Record a committed epoch's history entry (see loop.py for its fields)."""
+        if self.is_main:
+            with open(self.history, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(entry) + "\n")
+            if self.writer is not None:
+                for key in ("train_loss", "val_loss", "self_fed_length", "frames_per_second"):
+                    if entry[key] is not None:
+                        self.writer.add_scalar(key, entry[key], entry["epoch"])
+                self.writer.flush()
+        val_loss = entry["val_loss"]
+        self.bar.set_postfix(loss=f"{entry['train_loss']:.4f}",
+                             val="-" if val_loss is None else f"{val_loss:.4f}",
+                             p=entry["self_fed_length"])
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _trim_history(path: Path, epoch: int) -> None:
+    """Keep the history lines of epochs 1..epoch (a kill may have left more, or half a line)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("epoch", math.inf) <= epoch:
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def _tensorboard(out_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out_dir / TENSORBOARD))
