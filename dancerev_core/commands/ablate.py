@@ -205,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_training_data(args.dataset, fps=base.fps, seq_len=config.seq_len,
                               joint_set=model_values.get("joint_set"), data_format="paired",
                               val_fraction=config.val_fraction, seed=config.seed,
-                              mirror=config.mirror, log=print)
+                              mirror=config.mirror, pose_encoding=base.pose_encoding,
+                              log=print)
     base = replace(base, joint_set=data.joint_set)
     print(f"data: {data.summary['clips']} clips, {len(data.train)} training and "
           f"{len(data.val)} validation windows of {config.seq_len} frames; "

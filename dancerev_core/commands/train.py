@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "model sizes (ModelConfig fields; joint_set defaults "
                                          "to the data's) and training sizes (epochs, "
                                          "batch_size, seq_len, lr, seed, val_fraction, mirror, "
-                                         "precision, velocity_weight, snapshot_every)")
+                                         "precision, velocity_weight, scale_poses, "
+                                         "snapshot_every, health_every)")
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000)")
     parser.add_argument("--batch-size", type=int, help="windows per step and process "
                                                        "(default 32)")
@@ -58,6 +59,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--snapshot-every", type=int, metavar="N",
                         help="also keep every N-th epoch's weights in OUT_DIR/snapshots "
                              "(float16, for `dancerev recipe choose`; default 0: none)")
+    parser.add_argument("--health-every", type=int, metavar="N",
+                        help="every N-th epoch, dance a few validation songs free-running and "
+                             "record how alive the dances are (history.jsonl, health.png; a "
+                             "warning when they freeze; default 10, 0: never)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -68,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
                "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
                "mirror": args.mirror, "precision": args.precision,
-               "velocity_weight": args.velocity_weight, "snapshot_every": args.snapshot_every}
+               "velocity_weight": args.velocity_weight, "snapshot_every": args.snapshot_every,
+               "health_every": args.health_every}
     train_run(args.dataset, args.output, data_format=args.format, config_file=args.config,
               schedule=args.schedule, resume=args.resume, device=args.device,
               image_size=args.image_size, options=options, progress=not args.quiet)

@@ -1,7 +1,8 @@
 """Music features -> dances: the Seq2Seq model's poses turned into motions.
 
 The model writes one pose vector per frame in the checkpoint's joint set and fps (the layout
-in model/config.py: root absolute, other joints relative to it); this module cuts the
+in model/config.py, root absolute and other joints relative to it, as the checkpoint encodes
+and scales it: model/pose_encoding.py); this module cuts the
 features to the requested span, runs the model (the fast int8 decoder by default, see
 model/fast_decode.py) and unflattens the poses into absolute `Motion`s that carry the music's
 beats, so later stages (metrics, the add-on's keyframes) can line the dance up with the song.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DanceRevError
+from ..model.pose_encoding import model_poses_to_layout
 from ..motion import Motion
 from ..music.features import MusicFeatures
 from ..skeletons import CANONICAL_24, joint_set
@@ -118,7 +120,7 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
         poses = fast_generate(model, music, generator, num, precision=precision,
                               progress=progress)
         used = f"fast {precision}"
-    poses = poses.float().cpu().numpy()
+    poses = model_poses_to_layout(poses.float().cpu().numpy(), config)
     audio_start = first / features.fps
     length = (stop - first) / features.fps
     beats = np.asarray(features.beat_times, dtype=np.float64) - audio_start

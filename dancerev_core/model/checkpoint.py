@@ -42,7 +42,8 @@ VERSION = 1
 EXTRA_PREFIX = "extra/"
 MAX_JSON_BYTES = 16 << 20
 POSE_LAYOUT = ("joint-major flattening of T x J x D positions; root joint absolute, "
-               "every other joint relative to the root")
+               "every other joint relative to the root; the decoder's frames are this layout "
+               "encoded and scaled as model.pose_encoding, pose_mean and pose_scale say")
 
 
 @dataclass
@@ -190,7 +191,8 @@ def load_checkpoint(path: str | Path, expect_features: int | None = NUM_FEATURES
     json_path = _resolve(path)
     header = _read_header(json_path)
     try:
-        config = ModelConfig.from_dict(header["model"])
+        # written before pose_encoding existed: the paper's absolute, unscaled layout
+        config = ModelConfig.from_dict({"pose_encoding": "absolute", **header["model"]})
     except DanceRevError as error:
         raise InputFileError(json_path, f"bad model config: {error}") from None
     blocks = header["features"].get("blocks")

@@ -8,7 +8,8 @@ an offset from the root), flattened joint-major, `T x J x D -> T x (J * D)`:
 `[x0, y0, x1, y1, ...]` for BODY_25 (25 x 2 = 50 values, root MidHip at values 16-17, as in
 the paper) and `[x0, y0, z0, x1, ...]` for canonical24 (24 x 3 = 72 values, root pelvis at
 values 0-2 holding the absolute root translation; no extra root slot). So `pose_size` follows
-from the joint set and is not a setting.
+from the joint set and is not a setting. What the decoder itself reads and writes is that
+layout re-encoded and scaled (`pose_encoding`, see pose_encoding.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from ..errors import DanceRevError
 from ..skeletons import JOINT_SETS, joint_set
 from .curriculum import SCHEDULES
+
+POSE_ENCODINGS = ("absolute", "displacement")  # see pose_encoding.py
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class ModelConfig:
     condition_step: int = 10
     schedule: str = "linear"
     lam: float = 0.01
+    # what a decoder frame is (pose_encoding.py): the root's travel as per-frame displacement,
+    # every channel scaled by the training data's statistics (empty: unscaled)
+    pose_encoding: str = "displacement"
+    pose_mean: tuple[float, ...] = ()
+    pose_scale: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -85,6 +93,28 @@ class ModelConfig:
         if self.joint_set not in JOINT_SETS:
             raise DanceRevError(f"model config joint_set {self.joint_set!r} is unknown "
                                 f"(known: {', '.join(sorted(JOINT_SETS))})")
+        if self.pose_encoding not in POSE_ENCODINGS:
+            raise DanceRevError(f"model config pose_encoding {self.pose_encoding!r} is unknown "
+                                f"(known: {', '.join(POSE_ENCODINGS)})")
+        self._check_scaling()
+
+    def _check_scaling(self) -> None:
+        """pose_mean and pose_scale: both empty, or pose_size finite numbers (scale > 0)."""
+        values = {}
+        for name in ("pose_mean", "pose_scale"):
+            value = getattr(self, name)
+            if not isinstance(value, list | tuple) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in value):
+                raise DanceRevError(f"model config {name} must be a list of finite numbers")
+            values[name] = tuple(float(v) for v in value)
+            object.__setattr__(self, name, values[name])
+        sizes = {len(v) for v in values.values()}
+        if sizes != {0} and sizes != {self.pose_size}:
+            raise DanceRevError(f"model config pose_mean and pose_scale must both be empty or "
+                                f"both hold {self.pose_size} values (the pose size)")
+        if any(v <= 0 for v in values["pose_scale"]):
+            raise DanceRevError("model config pose_scale values must be positive")
 
     @property
     def pose_size(self) -> int:
@@ -98,7 +128,8 @@ class ModelConfig:
         return self.n_layers * self.window
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: list(value) if isinstance(value := getattr(self, f.name), tuple)
+                else value for f in fields(self)}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:

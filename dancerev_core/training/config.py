@@ -18,6 +18,7 @@ from ..model.config import dataclass_from_dict
 from .data import DEFAULT_SEQ_LEN, DEFAULT_VAL_FRACTION
 
 LAST, BEST, HISTORY, TENSORBOARD = "last", "best", "history.jsonl", "tensorboard"
+HEALTH_PLOT = "health.png"
 SNAPSHOTS = "snapshots"  # folder of every N-th epoch's weights (TrainConfig.snapshot_every)
 PRECISIONS = ("auto", "fp32", "bf16")
 Log = Callable[[str], None]
@@ -42,6 +43,14 @@ class TrainConfig:
     `velocity_weight` (default 0, the paper's loss) adds an L1 loss on frame-to-frame pose
     changes (see `training_loss`); the validation loss stays the pose L1 alone.
 
+    `scale_poses` (default true) scales every decoder channel by the training windows' mean
+    and spread (model/pose_encoding.py), stored in the model config; false is the paper's
+    unscaled L1 in metres.
+
+    `health_every` N > 0: every N-th epoch the model also dances a few
+    validation songs free-running (training/health_check.py): figures in `history.jsonl`
+    and `health.png`, and a warning line when the dances freeze. 0 turns it off.
+
     `snapshot_every` N > 0 also keeps the weights of every N-th epoch as
     `snapshots/eNNNN.json` (float16, no optimizer state: 1/4 of `last`), for choosing which
     checkpoint to ship by how it dances (`dancerev recipe choose`) rather than by loss.
@@ -57,10 +66,12 @@ class TrainConfig:
     precision: str = "auto"
     velocity_weight: float = 0.0
     snapshot_every: int = 0
+    scale_poses: bool = True
+    health_every: int = 10
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 0), ("batch_size", 1), ("seq_len", 1), ("seed", 0),
-                          ("snapshot_every", 0)):
+                          ("snapshot_every", 0), ("health_every", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise DanceRevError(f"training {name} must be a whole number >= {low}, "
@@ -72,8 +83,10 @@ class TrainConfig:
                 or not 0 <= self.val_fraction < 1):
             raise DanceRevError(f"training val_fraction must be in [0, 1), "
                                 f"got {self.val_fraction!r}")
-        if not isinstance(self.mirror, bool):
-            raise DanceRevError(f"training mirror must be true or false, got {self.mirror!r}")
+        for name in ("mirror", "scale_poses"):
+            if not isinstance(getattr(self, name), bool):
+                raise DanceRevError(f"training {name} must be true or false, "
+                                    f"got {getattr(self, name)!r}")
         if self.precision not in PRECISIONS:
             raise DanceRevError(f"training precision must be one of {', '.join(PRECISIONS)}, "
                                 f"got {self.precision!r}")

@@ -13,8 +13,10 @@ Per clip (all numpy, no torch):
 1. the motion: missing keypoints filled (`fill_missing`), resampled to the model fps, 2D pixel
    coordinates normalised to [-1, 1] by the video size (the paper's normalisation; OpenPose
    files do not record the size, so it must be given), made root-relative and flattened
-   joint-major to pose vectors (`ModelConfig` pose layout). 3D inputs arrive as canonical24,
-   2D as body25; that joint set must be the model's.
+   joint-major to pose vectors (`ModelConfig` pose layout), then re-encoded as the model's
+   `pose_encoding` says (the root's travel as per-frame displacement, model/pose_encoding.py;
+   per clip, so a window's first frame keeps its true displacement). 3D inputs arrive as
+   canonical24, 2D as body25; that joint set must be the model's.
 2. the music: motion frame j is at `audio_offset + j / fps` seconds of the song. Features are
    taken from the native 30 fps analysis at those instants: copied rows when every instant is
    a native frame (offset a whole number of 1/30 s and 30 / fps whole; with offset 0 at 15 fps
@@ -47,6 +49,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DanceRevError
+from ..model.config import POSE_ENCODINGS
+from ..model.pose_encoding import encode_layout
 from ..motion import Motion, fps_fraction, normalize_image_coordinates
 from ..music.features import (
     FEATURE_FPS,
@@ -106,6 +110,7 @@ class TrainingData:
     val: Windows  # may hold no window
     joint_set: str
     summary: dict[str, Any]
+    val_clips: list[AlignedClip] = field(default_factory=list)  # whole, for the health check
 
 
 # ---------------------------------------------------------------------- the whole dataset
@@ -113,6 +118,7 @@ def load_training_data(path: str | Path, *, fps: float = 15.0, seq_len: int = DE
                        joint_set: str | None = None, data_format: str = "auto",
                        val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = 0,
                        mirror: bool = False, image_size: tuple[float, float] | None = None,
+                       pose_encoding: str = "displacement",
                        log: Log | None = None) -> TrainingData:
     """Read a dataset, cut it into windows and split it by clip (see the module docstring).
 
@@ -124,6 +130,9 @@ def load_training_data(path: str | Path, *, fps: float = 15.0, seq_len: int = DE
         raise DanceRevError(f"seq_len must be a whole number of frames >= 1, got {seq_len!r}")
     if not 0.0 <= val_fraction < 1.0:
         raise DanceRevError(f"validation fraction must be in [0, 1), got {val_fraction}")
+    if pose_encoding not in POSE_ENCODINGS:
+        raise DanceRevError(f"unknown pose encoding {pose_encoding!r} (known: "
+                            f"{', '.join(POSE_ENCODINGS)})")
     say = log or (lambda _message: None)
     path = Path(path)
     chosen = detect_format(path) if data_format == "auto" else data_format
@@ -155,10 +164,13 @@ def load_training_data(path: str | Path, *, fps: float = 15.0, seq_len: int = DE
         say(f"note: {split_rule}")
     if mirror:
         train_clips = train_clips + [clip.mirrored() for clip in train_clips]
-    train, val = cut_windows(train_clips, seq_len), cut_windows(val_clips, seq_len)
+    train = cut_windows(train_clips, seq_len, pose_encoding)
+    val = cut_windows(val_clips, seq_len, pose_encoding)
     summary = _summary(path, chosen, fps, seq_len, data_joint_set, usable, train, val,
                        val_clips, skipped, split_rule, val_fraction, seed, mirror)
-    return TrainingData(train=train, val=val, joint_set=data_joint_set, summary=summary)
+    summary["pose_encoding"] = pose_encoding
+    return TrainingData(train=train, val=val, joint_set=data_joint_set, summary=summary,
+                        val_clips=val_clips)
 
 
 def detect_format(path: Path) -> str:
@@ -307,11 +319,12 @@ def split_by_clip(clips: list[AlignedClip], seq_len: int, val_fraction: float,
     return train, val, "by clip"
 
 
-def cut_windows(clips: list[AlignedClip], seq_len: int) -> Windows:
+def cut_windows(clips: list[AlignedClip], seq_len: int,
+                pose_encoding: str = "displacement") -> Windows:
     """Non-overlapping windows of `seq_len` frames from each clip's start; tails dropped."""
     features, poses, names = [], [], []
     for clip in clips:
-        clip_poses = clip.poses()
+        clip_poses = encode_layout(clip.poses(), clip.motion.skeleton, pose_encoding)
         for start in range(0, clip.num_frames - seq_len + 1, seq_len):
             features.append(clip.features[start:start + seq_len])
             poses.append(clip_poses[start:start + seq_len])

@@ -2,16 +2,20 @@
 
 One function, `train`, read top to bottom like nanoGPT's train.py; beside it: `config`
 (TrainConfig, DistEnv, file names), `hardware` (device, precision), `batches` (each epoch's
-seeds and window order), `checkpointing` (commit, resume), `validation`, `progress` (bar,
-history, TensorBoard) and `run` (the command's config file and resume rules). What it writes
+seeds and window order), `checkpointing` (commit, resume), `validation`, `health_check` (the
+free-running check), `progress` (bar, history, TensorBoard, health plot) and `run` (the
+command's config file and resume rules). The decoder's frames are scaled by the training
+windows' statistics, stored in the model config (model/pose_encoding.py). What it writes
 in the output folder (rank 0 only):
 - `last.json` (+ its .safetensors): the state after the latest finished epoch, written
   atomically (model/checkpoint.py), first at epoch 0 (the initialised model) so a kill at any
   moment leaves a loadable checkpoint and `--epochs 0` is just "write the initial model";
 - `best.json`: see BEST below;
 - `history.jsonl`: one JSON line per epoch (epoch, train_loss, val_loss, self_fed_length,
-  frames_per_second, seconds), appended after `last` is committed; on resume, lines after
-  the checkpoint's epoch (a kill between the two writes) are dropped;
+  frames_per_second, seconds, health: the free-running figures of `health_check` every
+  `health_every` epochs, else null), appended after `last` is committed; on resume, lines
+  after the checkpoint's epoch (a kill between the two writes) are dropped;
+- `health.png`: those figures over the epochs;
 - `tensorboard/`: the same scalars, when the tensorboard package is installed.
 
 Epochs are counted from 1, as the curriculum module expects: epoch t trains with
@@ -47,6 +51,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +62,7 @@ from ..errors import DanceRevError
 from ..model import ModelConfig, condition_mask, self_fed_length
 from ..model.checkpoint import Checkpoint, checkpoint_json
 from ..model.network import Seq2Seq
+from ..model.pose_encoding import fit_scaling, scale_poses
 from .batches import epoch_batches, epoch_seeds
 from .checkpointing import (
     agreed_digests,
@@ -66,8 +72,9 @@ from .checkpointing import (
     save_epoch,
 )
 from .config import BEST, LAST, DistEnv, Log, OnEpoch, OnStep, TrainConfig, TrainResult
-from .data import TrainingData
+from .data import TrainingData, Windows
 from .hardware import autocast_dtype, pick_device
+from .health_check import validation_health
 from .progress import Progress
 from .validation import validation_loss
 
@@ -124,7 +131,13 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         import torch.distributed as torch_dist
         from torch.nn.parallel import DistributedDataParallel
 
+    # the decoder's frames scaled by the training data (stored in the model's config), the
     # model, optimizer, mixed precision; then the resumed state on top
+    if resume is None and config.scale_poses and not model_config.pose_scale:
+        mean, scale = fit_scaling(data.train.poses)
+        model_config = replace(model_config, pose_mean=mean, pose_scale=scale)
+    train_windows, val_windows = (scaled_windows(windows, model_config)
+                                  for windows in (data.train, data.val))
     torch.manual_seed(config.seed)
     model = Seq2Seq(model_config)
     optimizer_state = None
@@ -148,7 +161,8 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                       else None)
 
-    train_x, train_y = (torch.from_numpy(a) for a in (data.train.features, data.train.poses))
+    train_x, train_y = (torch.from_numpy(a) for a in (train_windows.features,
+                                                     train_windows.poses))
     steps = len(epoch_batches(len(data.train), config.batch_size, config.seed, 1, dist.rank,
                               dist.world_size))
     shown = Progress(out_dir, start_epoch=start_epoch, resumed=resume is not None,
@@ -227,8 +241,13 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         train_loss = (totals[0] / totals[1]).item()
 
         # validation, then commit the epoch: checkpoints first, the history after them
-        val_loss = validation_loss(model, data.val, mask, config.batch_size, device,
+        val_loss = validation_loss(model, val_windows, mask, config.batch_size, device,
                                    config.seed, dist, amp_dtype)
+        health = None
+        if dist.is_main and config.health_every and epoch % config.health_every == 0:
+            health = validation_health(model, data.val_clips, device)
+            if health is not None and health.freezes:
+                say(f"epoch {epoch}: {health.warning()}")
         metric = val_loss if val_loss is not None else train_loss
         improved = is_better(metric, stage, best)
         if improved:
@@ -238,7 +257,8 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         entry = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                  "self_fed_length": stage,
                  "frames_per_second": round(frames / seconds_training, 1),
-                 "seconds": round(time.perf_counter() - started, 3)}
+                 "seconds": round(time.perf_counter() - started, 3),
+                 "health": health.as_dict() if health is not None else None}
         shown.end_epoch(entry)
         if on_epoch is not None:
             on_epoch(dict(entry))
@@ -280,11 +300,22 @@ def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
     scaler.update()
 
 
+def scaled_windows(windows: Windows, model_config: ModelConfig) -> Windows:
+    """The windows with their poses scaled as the model's decoder frames are."""
+    return Windows(windows.features, scale_poses(windows.poses, model_config.pose_mean,
+                                                 model_config.pose_scale),
+                   windows.clip_names)
+
+
 def check_data(data: TrainingData, model_config: ModelConfig, config: TrainConfig) -> None:
     """Refuse data the model or the settings cannot train on, before any work."""
     if data.joint_set != model_config.joint_set:
         raise DanceRevError(f"the data is {data.joint_set} but the model makes "
                             f"{model_config.joint_set}")
+    encoding = data.summary.get("pose_encoding", "absolute")
+    if encoding != model_config.pose_encoding:
+        raise DanceRevError(f"the data was read with pose encoding {encoding!r} but the model "
+                            f"uses {model_config.pose_encoding!r}")
     if len(data.train) == 0:
         raise DanceRevError("no training window (every window went to validation)")
     for part, windows in (("training", data.train), ("validation", data.val)):

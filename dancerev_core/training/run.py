@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from .config import OnEpoch, OnStep, TrainConfig, TrainResult
 
 CONFIG_SECTIONS = ("model", "training")
-UNTIMED = ("epochs", "snapshot_every")  # settings a resumed run may change and stay exact
+UNTIMED = ("epochs", "snapshot_every", "health_every")  # a resumed run may change these and
+# stay exact: they decide what is kept and measured, not the weights
 
 
 def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -96,7 +97,7 @@ def train_run(dataset: str | Path, output: str | Path, *, data_format: str = "au
                               joint_set=joint_set, data_format=data_format,
                               val_fraction=config.val_fraction, seed=config.seed,
                               mirror=config.mirror, image_size=parse_image_size(image_size),
-                              log=say)
+                              pose_encoding=model_config.pose_encoding, log=say)
     if joint_set is None:
         model_config = replace(model_config, joint_set=data.joint_set)
     summary = data.summary

@@ -21,6 +21,7 @@ from dancerev_core.model.fast_decode import (
     fast_generate,
     prepare_decoder,
 )
+from dancerev_core.model.pose_encoding import model_poses_to_layout
 from dancerev_core.music.features import NUM_FEATURES, MusicFeatures
 from tests.conftest import shared_data
 
@@ -60,7 +61,8 @@ def test_motion_in_the_checkpoints_joint_set_fps_and_layout(tmp_path, joints, di
     # re-timed onto the beats (beat_sync.py), and 3D ones made plausible again
     poses = checkpoint.model.generate(torch.from_numpy(song.features),
                                       torch.Generator().manual_seed(0))[0].numpy()
-    raw = settled_start(poses_to_motion(poses, joints, 15.0).positions, 15.0)
+    layout = model_poses_to_layout(poses, checkpoint.config)  # the root's travel integrated
+    raw = settled_start(poses_to_motion(layout, joints, 15.0).positions, 15.0)
     canonical = joints == "canonical24"
     cleaned = plausible_positions(raw, 15.0) if canonical else raw
     synced, report = sync_to_beats(cleaned, 15.0, song.beat_times)

@@ -19,7 +19,8 @@ TORCH_AT_IMPORT = ("dancerev_core.evaluation.classifier", "dancerev_core.lifting
                    "dancerev_core.model.checkpoint", "dancerev_core.model.fast_decode",
                    "dancerev_core.model.network", "dancerev_core.training.batches",
                    "dancerev_core.training.checkpointing", "dancerev_core.training.hardware",
-                   "dancerev_core.training.loop", "dancerev_core.training.validation")
+                   "dancerev_core.training.health_check", "dancerev_core.training.loop",
+                   "dancerev_core.training.validation")
 
 
 def module_name(path: Path) -> str:

@@ -74,12 +74,14 @@ def test_a_real_short_run_learns(dataset, tmp_path, monkeypatch):
     writer = FakeSummaryWriter()
     monkeypatch.setattr(progress, "_tensorboard", lambda out_dir: writer)
     out = tmp_path / "run"
-    config = TrainConfig(epochs=14, **TINY_TRAINING)
-    data = load_training_data(dataset, seq_len=config.seq_len, val_fraction=config.val_fraction)
+    # the paper's layout and loss (absolute root, metres), in which "the loss halves" is read
+    config = TrainConfig(epochs=14, scale_poses=False, **TINY_TRAINING)
+    data = load_training_data(dataset, seq_len=config.seq_len, val_fraction=config.val_fraction,
+                              pose_encoding="absolute")
     assert data.summary["clips"] == 4 and data.summary["genres"] == {"ballet": 2, "modern": 2}
     assert data.summary["val"]["clips"] == 1
-    result = train(data, ModelConfig(joint_set=data.joint_set, **TINY_MODEL), config, out,
-                   progress=False)
+    result = train(data, ModelConfig(joint_set=data.joint_set, pose_encoding="absolute",
+                                     **TINY_MODEL), config, out, progress=False)
     lines = history(out)
     print("loss curve:", [(e["epoch"], round(e["train_loss"], 4), round(e["val_loss"], 4),
                            e["self_fed_length"]) for e in lines])
@@ -248,3 +250,21 @@ def test_snapshots_keep_every_nth_epochs_weights(dataset, tmp_path, config_file,
     for name, tensor in last.model.state_dict().items():
         expected = tensor.half().to(tensor.dtype) if tensor.is_floating_point() else tensor
         assert torch.equal(snapshot.model.state_dict()[name], expected), name
+
+
+def test_the_health_check_records_free_running_figures_and_warns_when_they_freeze(
+        dataset, tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(dataset), "--config", str(config_file), "--quiet", "-o", str(out),
+                 "--epochs", "3", "--health-every", "2"]) == 0
+    printed = capsys.readouterr().out
+    lines = history(out)
+    assert [e["health"] is not None for e in lines] == [False, True, False]
+    health = lines[1]["health"]
+    assert set(health) == {"speed_vs_real", "acceleration_vs_real", "frozen_share",
+                           "energy_ratio", "fid_k", "hit_rate", "shuffled_hit_rate", "dances"}
+    assert health["dances"] == 1 and 0 <= health["frozen_share"] <= 1
+    freezes = health["frozen_share"] > 0.25 or health["speed_vs_real"] < 0.5
+    assert ("epoch 2: warning: free-running dances freeze" in printed) == freezes
+    assert printed.count("warning: free-running") == int(freezes)
+    assert (out / "health.png").stat().st_size > 1000

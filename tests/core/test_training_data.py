@@ -109,7 +109,7 @@ def test_pixel_keypoints_need_the_video_size():
 
 def test_windows_hold_aligned_features_and_flattened_root_relative_poses(tmp_path):
     root = paper_dataset(tmp_path / "paper", frames=(50, 45, 20))
-    data = load_training_data(root, seq_len=20, val_fraction=0.0)
+    data = load_training_data(root, seq_len=20, val_fraction=0.0, pose_encoding="absolute")
     assert data.summary["format"] == "paper" and data.joint_set == "body25"
     assert len(data.train) == 2 + 2 + 1 and len(data.val) == 0  # tails dropped
     assert data.train.features.shape == (5, 20, 438) and data.train.poses.shape == (5, 20, 50)
@@ -121,6 +121,13 @@ def test_windows_hold_aligned_features_and_flattened_root_relative_poses(tmp_pat
     assert data.summary["genres"] == {"ballet": 2, "hiphop": 1}
     assert data.summary["train"] == {"clips": 3, "windows": 5, "frames": 100,
                                      "seconds": 6.667}
+    # the model's default encoding: the root's x (MidHip, value 16) as per-frame displacement,
+    # taken over the whole clip, so the second window's first frame keeps its true step
+    moving = load_training_data(root, seq_len=20, val_fraction=0.0)
+    assert moving.summary["pose_encoding"] == "displacement"
+    expected = relative[20:40].copy()
+    expected[:, 16] = relative[20:40, 16] - relative[19:39, 16]
+    np.testing.assert_allclose(moving.train.poses[second], expected, atol=1e-5)
 
 
 def test_split_is_by_clip_and_deterministic(tmp_path):

@@ -41,7 +41,7 @@ from .cleaning import clean_segments, normalise_body
 from .kinematic import EVAL_FPS, alignment, beat_times
 from .routines import Routine, Segment, build_routine, median_bone_lengths
 from .sources import SUBJECTS, MotionSource, SongSource, find_motions, find_songs
-from .warp import RATE_BOUNDS, fit_warp, warp_motion
+from .warp import RATE_BOUNDS, fit_warp, unwarped, warp_motion
 
 SONG_ATTEMPTS = 4
 GENRE_BALANCE_LIMIT = 3.0
@@ -71,6 +71,8 @@ class RecipeConfig:
     rate_bounds: tuple[float, float] = RATE_BOUNDS
     song_margin: float = 4.0  # seconds of song beyond the routine, room for the warp
     clips_per_subject: int | None = None  # None: all training clips
+    subjects: tuple[str, ...] | None = None  # None: every subject under the mocap folder
+    warp: bool = True  # False: the dance at its own timing (real data's stand-in, issue 15)
 
     @classmethod
     def quick(cls, seed: int = 0) -> RecipeConfig:
@@ -105,7 +107,8 @@ def build_dataset(out_dir: str | Path, mocap_dir: str | Path, music_dir: str | P
     say = log or (lambda _message: None)
     began = time.monotonic()
     out = _prepare_output(Path(out_dir), overwrite)
-    motions = find_motions(mocap_dir)
+    motions = [motion for motion in find_motions(mocap_dir)
+               if config.subjects is None or motion.subject in config.subjects]
     if not motions:
         raise DanceRevError(f"{mocap_dir}: no BVH motion files found")
     genres = tuple(sorted({m.genre for m in motions}))
@@ -282,8 +285,9 @@ def build_pair(out: Path, job: Job, config: RecipeConfig,
     routine = job.routine.motion
     music = write_song(folder / f"{job.name}.flac", job, routine.duration + config.song_margin,
                        config, real_audio)
-    warp = fit_warp(beat_times(routine), music.beat_times, routine.duration, music.duration,
-                    config.rate_bounds)
+    warp = (fit_warp(beat_times(routine), music.beat_times, routine.duration, music.duration,
+                     config.rate_bounds) if config.warp
+            else unwarped(routine.duration, music.duration))
     start = math.ceil(max(warp.music_start, 0.0) * FEATURE_FPS - 1e-6) / FEATURE_FPS
     warped = warp_motion(routine, warp, config.fps, start)
     # Sampling between frames shortens bones a little where they turn fast; put them back.

@@ -50,10 +50,15 @@ def fit_warp(kinematic: np.ndarray, musical: np.ndarray, motion_seconds: float,
     b = b[(b >= 0) & (b <= song_seconds)]
     chain = _best_chain(k, b, motion_seconds, song_seconds, low, high, match_tolerance)
     if not chain:
-        end = min(motion_seconds, song_seconds)
-        return Warp(np.array([0.0, end]), np.array([0.0, end]), anchors=0)
+        return unwarped(motion_seconds, song_seconds)
     return _breakpoints([k[i] for i, _ in chain], [b[j] for _, j in chain], motion_seconds,
                         song_seconds, low, high)
+
+
+def unwarped(motion_seconds: float, song_seconds: float) -> Warp:
+    """The motion at its own timing from the song's start, cut where either ends."""
+    end = min(motion_seconds, song_seconds)
+    return Warp(np.array([0.0, end]), np.array([0.0, end]), anchors=0)
 
 
 def _best_chain(k: np.ndarray, b: np.ndarray, motion_seconds: float, song_seconds: float,
