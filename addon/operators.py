@@ -88,6 +88,9 @@ class TrainRun(runs.Run):
             if event.get("val_loss") is not None:
                 text += f", validation {event['val_loss']:.4f}"
             self.show(text, min(1.0, done / epochs))
+            if event.get("health_text") and self.scene is not None:
+                self.scene.dancerev.train_health = event["health_text"]
+                self.scene.dancerev.train_health_freezes = bool(event.get("health_freezes"))
         else:
             super().on_progress(event)
 
@@ -229,6 +232,7 @@ class DANCEREV_OT_train(bpy.types.Operator):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         settings.train_status, settings.train_progress = "Starting...", 0.0
+        settings.train_health, settings.train_health_freezes = "", False
         return {"FINISHED"}
 
 

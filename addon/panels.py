@@ -177,6 +177,12 @@ class DANCEREV_PT_train(DanceRevPanel, bpy.types.Panel):
         row.operator("dancerev.train", text="Resume", icon="FILE_REFRESH").resume = True
         if draw_job(layout, "train", settings.train_progress, settings.train_status):
             layout.operator("dancerev.use_trained_model", icon="IMPORT")
+        if settings.train_health:
+            freezes = settings.train_health_freezes
+            column = layout.column(align=True)
+            column.label(text="Dances freeze" if freezes else "Free-running dances",
+                         icon="ERROR" if freezes else "INFO")
+            column.label(text=settings.train_health)
         layout.label(text=f"DanceRev {dancerev_core.__version__}")
 
 

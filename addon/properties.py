@@ -77,6 +77,10 @@ class DanceRevSettings(bpy.types.PropertyGroup):
     status: bpy.props.StringProperty(name="Status")
     progress: bpy.props.FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     train_status: bpy.props.StringProperty(name="Training Status")
+    train_health: bpy.props.StringProperty(
+        name="Training Health", description="The latest free-running check on the "
+        "validation songs: how alive and how on the beat the model's own dances are")
+    train_health_freezes: bpy.props.BoolProperty(name="Dances Freeze")
     train_progress: bpy.props.FloatProperty(name="Training Progress", min=0.0, max=1.0,
                                             subtype="FACTOR")
 

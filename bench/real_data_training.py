@@ -52,7 +52,7 @@ from dancerev_core.training.run import read_config_file, train_run  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data"
 FPS = 15.0
 LONG_SECONDS = 45.0  # long dances on the held-out songs (the held-out real song is 46 s)
-VARIATIONS = 2
+VARIATIONS = 4
 STAND_INS = {
     "cmu-unwarped": RecipeConfig(warp=False, real_song_share=1.0, test_synth_songs=0,
                                  passes=2),

@@ -251,7 +251,8 @@ def run_choose(args: argparse.Namespace) -> int:
     print(f"chosen: {chosen.checkpoint} (epoch {chosen.epoch})" if chosen
           else "chosen: none (no checkpoint passes the rule)")
     if args.output:
-        report = {"rule": "energy >= 0.5, fastest <= real, train hit >= real, lowest FID_k",
+        report = {"rule": "energy >= 0.5, not frozen in the run's health check, fastest <= "
+                          "real, train hit >= real, lowest FID_k",
                   "real": {"fastest": material.real_fastest,
                            "hit_rate": material.real_hit_rate,
                            "speed": material.real_speed},

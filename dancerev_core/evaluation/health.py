@@ -9,7 +9,8 @@ dances of those songs (issue 15):
   acceleration magnitude (alive, not jittery: at most about 2);
 - `frozen_share`: the share of 10-s windows whose root-relative mean joint speed is below
   FROZEN_SPEED (3D, m/s; for 2D joint sets FROZEN_SHARE of the real speed);
-- `energy_ratio`: the median over dances of last-window speed over first-window speed;
+- `energy_ratio`: the median over dances of two windows or more of last-window speed over
+  first-window speed (1 when no dance is that long);
 - `fid_k`: FID of the kinetic features of SEGMENT_SECONDS pieces against the real
   reference's pieces (canonical 3D only; None when either side has fewer than 2 pieces);
 - `hit_rate`: the share of the dances' kinematic beats within the beat tolerance of their
@@ -57,6 +58,17 @@ class Health:
     def as_dict(self) -> dict:
         return {key: (round(value, 4) if isinstance(value, float) else value)
                 for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Health:
+        """Back from `as_dict` (a history line)."""
+        return cls(**{key: values[key] for key in cls.__dataclass_fields__})
+
+    def summary(self) -> str:
+        """One line for a panel: how alive and how on the beat the dances are."""
+        return (f"joints at {self.speed_vs_real:.0%} of the real speed, "
+                f"{self.frozen_share:.0%} of 10-s windows frozen, beat hit "
+                f"{self.hit_rate:.0%} (other songs' beats {self.shuffled_hit_rate:.0%})")
 
     def warning(self) -> str:
         """One line for the user when the dances freeze."""
@@ -113,14 +125,14 @@ def dance_health(dances: Sequence[np.ndarray], beats: Sequence[np.ndarray],
                  else FROZEN_SHARE * real_speed)
     window_speeds = [w.mean() for s in speeds for w in windows_of(s, window)]
     ratios = [w[-1].mean() / w[0].mean() if w[0].mean() > 0 else 0.0
-              for w in (windows_of(s, window) for s in speeds) if w]
+              for w in (windows_of(s, window) for s in speeds) if len(w) >= 2]
     real_accel = float(np.mean([joint_acceleration(r, fps, root) for r in real]))
     accel = float(np.mean([joint_acceleration(d, fps, root) for d in dances]))
     return Health(
         speed_vs_real=float(np.mean(np.concatenate(speeds))) / max(real_speed, 1e-12),
         acceleration_vs_real=accel / max(real_accel, 1e-12),
         frozen_share=float(np.mean([s < threshold for s in window_speeds])),
-        energy_ratio=float(np.median(ratios)) if ratios else 0.0,
+        energy_ratio=float(np.median(ratios)) if ratios else 1.0,
         fid_k=(kinetic_fid(dances, reference if reference is not None else real, fps)
                if skeleton == CANONICAL_24.name else None),
         hit_rate=pooled_hit_rate(dances, beats, fps, tolerance),

@@ -54,6 +54,7 @@ class ModelConfig:
     condition_step: int = 10
     schedule: str = "linear"
     lam: float = 0.01
+    curriculum_windows: int = 0  # 0: t counts epochs (the paper); N: per N windows seen
     # what a decoder frame is (pose_encoding.py): the root's travel as per-frame displacement,
     # every channel scaled by the training data's statistics (empty: unscaled)
     pose_encoding: str = "displacement"
@@ -83,6 +84,9 @@ class ModelConfig:
             raise DanceRevError(f"model config fps must be positive, got {self.fps}")
         if not 0.0 <= self.dropout < 1.0:
             raise DanceRevError(f"model config dropout must be in [0, 1), got {self.dropout}")
+        if self.curriculum_windows < 0:
+            raise DanceRevError(f"model config curriculum_windows must be 0 or more, "
+                                f"got {self.curriculum_windows}")
         if self.window < 0:
             raise DanceRevError(f"model config window must be 0 or more, got {self.window}")
         if self.lam < 0:

@@ -22,6 +22,11 @@ appears at epoch 100 and one more every 100 epochs.
 acLSTM of Zhou et al. (2018), which alternates equal runs of ground-truth and self-fed frames,
 so p = condition_step here (10 self-fed, 10 ground truth).
 
+What t counts: the paper's epochs, whatever the dataset's size (`curriculum_windows` 0), or,
+with `curriculum_windows` N > 0, curriculum epochs of N training windows each
+(`curriculum_epoch`), so the pace per window seen is the same on a small dataset as on a
+large one.
+
 `lam` is read as the decimal it is written as (0.01 is exactly 1/100), so floor(lam * t) and
 floor(lam * t^2) are exact: 0.01 * 410^2 is 1681, where float arithmetic gives 1680.
 """
@@ -106,3 +111,11 @@ def condition_mask(schedule: str, epoch: int, seq_len: int, condition_step: int 
     p = min(self_fed_length(schedule, epoch, lam, condition_step), seq_len)
     period = np.concatenate([np.zeros(p, dtype=bool), np.ones(condition_step, dtype=bool)])
     return np.resize(period, seq_len)
+
+
+def curriculum_epoch(epoch: int, windows_per_epoch: int, curriculum_windows: int = 0) -> int:
+    """t for training epoch `epoch`: the epoch itself, or the curriculum epochs of
+    `curriculum_windows` windows that the windows seen by the end of it make up."""
+    if curriculum_windows <= 0:
+        return int(epoch)
+    return int(epoch) * int(windows_per_epoch) // int(curriculum_windows)

@@ -12,9 +12,13 @@ touch:
   and FID_k of its 10 s segments (a third of the shortest span if shorter) against all
   the training motion's (how much it moves like the data);
 - the fastest joint step over all of them, against the training motion's fastest.
-The rule (`choose`): no freezing (groove energy ratio >= ENERGY_MIN), no step faster than
-the training motion's fastest, on the training spans at least as on the beat as the
-(warped) real training motion; then the lowest training-span FID_k.
+- the run's own free-running check on its validation songs at the candidate's epoch
+  (`history.jsonl`'s "health", written by `dancerev train` every `health_every` epochs),
+  where the run recorded one.
+The rule (`choose`): no freezing (groove energy ratio >= ENERGY_MIN, and the run's health
+check did not find the dances frozen), no step faster than the training motion's fastest,
+on the training spans at least as on the beat as the (warped) real training motion; then
+the lowest training-span FID_k.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 from ..errors import DanceRevError
 from ..evaluation import quality as q
 from ..evaluation.frechet import fid, normalise_by
+from ..evaluation.health import Health
 from ..evaluation.suite import Dance, Settings, beat_metrics, clip_within_song, generated_dance
 from ..files import load_json
 
@@ -64,6 +69,7 @@ class CheckpointScore:
     fastest: float
     eligible: bool
     why_not: str
+    health: dict[str, Any] | None = None  # the run's free-running check at this epoch
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,20 +138,38 @@ def score_checkpoint(path: str | Path, material: ChoiceMaterial, num: int = 4,
                                       material.segment_seconds)]
     reference, generated = normalise_by(material.reference, q.segment_features(pieces, fps))
     train_hit = float(beat_metrics(_as_dances(spans, fps), settings)["beat_hit_rate"])
+    epoch = checkpoint.training.get("epoch")
+    health = run_health(Path(path), epoch)
+    frozen = health is not None and Health.from_dict(health).freezes
     why_not = "; ".join(reason for reason, failed in (
         (f"freezes (energy ratio {energy:.2f} < {ENERGY_MIN})", energy < ENERGY_MIN),
+        ("freezes on the run's validation songs (" + (Health.from_dict(health).summary()
+                                                      if frozen else "") + ")", frozen),
         (f"too fast ({fastest:.1f} > {material.real_fastest:.1f} m/s)",
          fastest > material.real_fastest),
         (f"off the beat ({train_hit:.3f} < {material.real_hit_rate:.3f})",
          train_hit < material.real_hit_rate)) if failed)
     return CheckpointScore(
-        checkpoint=str(path), epoch=checkpoint.training.get("epoch"), groove_energy=energy,
+        checkpoint=str(path), epoch=epoch, groove_energy=energy,
         groove_hit_rate=float(beat_metrics(_as_dances(groove, fps), settings)["beat_hit_rate"]),
         train_hit_rate=train_hit,
         speed_vs_real=float(np.mean([q.mean_joint_speed(d.positions, fps).mean()
                                      for d in spans]) / material.real_speed),
         fid_train=float(fid(reference, generated)), fastest=float(fastest),
-        eligible=not why_not, why_not=why_not)
+        eligible=not why_not, why_not=why_not, health=health)
+
+
+def run_health(path: Path, epoch: int | None) -> dict[str, Any] | None:
+    """The health figures its run recorded at `epoch` for a checkpoint in RUN/ or
+    RUN/snapshots/ (None when the run has no history there or measured none that epoch)."""
+    from ..training.config import HISTORY, SNAPSHOTS
+    from ..training.progress import read_history
+
+    run = path.parent.parent if path.parent.name == SNAPSHOTS else path.parent
+    for entry in read_history(run / HISTORY):
+        if entry.get("epoch") == epoch and entry.get("health"):
+            return entry["health"]
+    return None
 
 
 def choose(scores: Sequence[CheckpointScore]) -> CheckpointScore | None:

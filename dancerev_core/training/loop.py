@@ -19,7 +19,8 @@ in the output folder (rank 0 only):
 - `tensorboard/`: the same scalars, when the tensorboard package is installed.
 
 Epochs are counted from 1, as the curriculum module expects: epoch t trains with
-`condition_mask(schedule, t, seq_len)`; a checkpoint's `epoch` is the number of finished
+`condition_mask(schedule, t, seq_len)` (t in curriculum epochs when the model config sets
+`curriculum_windows`: model/curriculum.py); a checkpoint's `epoch` is the number of finished
 epochs, and `TrainConfig.epochs` is the total to reach, so a resumed run continues at
 epoch + 1 up to the same total. Validation uses the same mask as the epoch's training.
 
@@ -61,6 +62,7 @@ import torch.nn.functional as F
 from ..errors import DanceRevError
 from ..model import ModelConfig, condition_mask, self_fed_length
 from ..model.checkpoint import Checkpoint, checkpoint_json
+from ..model.curriculum import curriculum_epoch
 from ..model.network import Seq2Seq
 from ..model.pose_encoding import fit_scaling, scale_poses
 from .batches import epoch_batches, epoch_seeds
@@ -202,9 +204,10 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         random.seed(torch_seed)
         np.random.seed(torch_seed)
         noise = torch.Generator().manual_seed(noise_seed)
-        stage = self_fed_length(model_config.schedule, epoch, model_config.lam,
+        pace = curriculum_epoch(epoch, len(data.train), model_config.curriculum_windows)
+        stage = self_fed_length(model_config.schedule, pace, model_config.lam,
                                 model_config.condition_step)
-        mask = torch.from_numpy(condition_mask(model_config.schedule, epoch, config.seq_len,
+        mask = torch.from_numpy(condition_mask(model_config.schedule, pace, config.seq_len,
                                                model_config.condition_step, model_config.lam))
         shown.begin_epoch(epoch, config.epochs)
 

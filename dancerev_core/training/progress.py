@@ -34,7 +34,7 @@ class Progress:
             out_dir.mkdir(parents=True, exist_ok=True)
             if resumed:
                 _trim_history(self.history, start_epoch)
-                self.health = [entry for entry in _read_history(self.history)
+                self.health = [entry for entry in read_history(self.history)
                                if entry.get("health")]
             else:
                 self.history.write_text("", encoding="utf-8")
@@ -78,7 +78,7 @@ class Progress:
             self.writer.close()
 
 
-def _read_history(path: Path) -> list[dict[str, Any]]:
+def read_history(path: Path) -> list[dict[str, Any]]:
     """The history's entries (a half-written line is skipped)."""
     if not path.is_file():
         return []
@@ -97,7 +97,7 @@ def _trim_history(path: Path, epoch: int) -> None:
     """Keep the history lines of epochs 1..epoch (a kill may have left more, or half a line)."""
     if not path.is_file():
         return
-    kept = [entry for entry in _read_history(path) if entry.get("epoch", math.inf) <= epoch]
+    kept = [entry for entry in read_history(path) if entry.get("epoch", math.inf) <= epoch]
     path.write_text("".join(json.dumps(entry) + "\n" for entry in kept), encoding="utf-8")
 
 

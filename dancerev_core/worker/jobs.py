@@ -145,6 +145,7 @@ def lifted_dance(dance: Any, ctx: Context) -> Any:
 # -- train ---------------------------------------------------------------------------------
 def train(request: Request, ctx: Context) -> dict[str, Any]:
     """Train or resume a run; progress per step, losses per epoch; cancel keeps `last`."""
+    from ..evaluation.health import Health
     from ..model.checkpoint import checkpoint_json
     from ..model.curriculum import SCHEDULES
     from ..training.config import LAST
@@ -171,10 +172,15 @@ def train(request: Request, ctx: Context) -> dict[str, Any]:
         last = checkpoint_json(output / LAST)
         ctx.cancel_info = {"last_checkpoint": str(last), "epoch": entry["epoch"]}
         val = entry.get("val_loss")
+        health = {}
+        if entry.get("health"):  # the free-running check of this epoch, as the panel shows it
+            figures = Health.from_dict(entry["health"])
+            health = {"health_text": f"epoch {entry['epoch']}: {figures.summary()}",
+                      "health_freezes": figures.freezes}
         ctx.progress("epoch", entry["epoch"], epochs,
                      f"epoch {entry['epoch']}/{epochs}: loss {entry['train_loss']:.4f}"
                      + (f", validation {val:.4f}" if val is not None else ""),
-                     force=True, epochs=epochs, checkpoint=str(last), **entry)
+                     force=True, epochs=epochs, checkpoint=str(last), **entry, **health)
 
     if request.flag("resume", False):
         ctx.cancel_info = {"last_checkpoint": str(checkpoint_json(output / LAST))}

@@ -203,7 +203,8 @@ def test_train_from_the_panel_cancel_resume_and_use(scene, paper_dataset, tmp_pa
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps({"model": {**TINY_MODEL, "lam": 0.5},
                                   "training": {"seq_len": 30, "batch_size": 2,
-                                               "val_fraction": 0.34, "precision": "fp32"}}))
+                                               "val_fraction": 0.34, "precision": "fp32",
+                                               "health_every": 1}}))
     settings = scene.dancerev
     settings.train_dataset, settings.train_output = str(paper_dataset), str(tmp_path / "run")
     settings.train_format, settings.train_config = "paper", str(config)
@@ -212,6 +213,8 @@ def test_train_from_the_panel_cancel_resume_and_use(scene, paper_dataset, tmp_pa
     runs.finish_all(timeout=120)
     assert settings.train_status.startswith("trained to epoch 2"), settings.train_status
     assert settings.train_progress == 1.0
+    # the latest free-running check on the validation songs, as the Train section shows it
+    assert settings.train_health.startswith("epoch 2: joints at "), settings.train_health
 
     settings.train_epochs = 1000  # long enough to cancel in the middle
     assert bpy.ops.dancerev.train(resume=True) == {"FINISHED"}

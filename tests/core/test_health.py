@@ -55,3 +55,19 @@ def test_the_hit_rate_pools_kinematic_beats_and_the_control_takes_the_next_songs
 def test_figures_round_for_the_history():
     health = Health(0.123456, 1.0, 0.0, 1.0, None, 0.5, 0.25, 3)
     assert health.as_dict()["speed_vs_real"] == 0.1235 and health.as_dict()["fid_k"] is None
+
+
+def test_recipe_choose_finds_the_runs_health_figures_for_a_snapshot(tmp_path):
+    import json
+
+    from dancerev_core.recipe.choose import run_health
+
+    frozen = Health(0.1, 0.2, 1.0, 1.0, None, 0.0, 0.0, 2).as_dict()
+    lines = [{"epoch": 10, "health": frozen}, {"epoch": 11, "health": None}]
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    (tmp_path / "snapshots").mkdir()
+    assert run_health(tmp_path / "snapshots" / "e0010.json", 10) == frozen
+    assert run_health(tmp_path / "last.json", 10) == frozen
+    assert run_health(tmp_path / "last.json", 11) is None  # not measured that epoch
+    assert run_health(tmp_path / "elsewhere" / "x.json", 10) is None  # no run history
+    assert Health.from_dict(frozen).freezes

@@ -67,3 +67,13 @@ def test_bad_schedule_arguments(args, message):
         self_fed_length(*args)
     with pytest.raises(DanceRevError):
         self_fed_length("linear", 1, lam=-0.1)
+
+
+def test_the_pace_can_count_windows_seen_instead_of_epochs():
+    from dancerev_core.model.curriculum import curriculum_epoch
+
+    assert [curriculum_epoch(t, 118) for t in (1, 2, 50)] == [1, 2, 50]  # the paper's epochs
+    # curriculum epochs of 337 windows (the recipe data's size): a dataset of 118 windows
+    # reaches the same stage after the same number of windows seen, whatever its size
+    assert curriculum_epoch(337, 118, 337) == 118 == curriculum_epoch(118, 337, 337)
+    assert curriculum_epoch(2, 118, 337) == 0  # 236 windows: not yet one curriculum epoch
