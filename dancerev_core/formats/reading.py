@@ -19,7 +19,6 @@ import numpy as np
 from ..errors import DanceRevError, InputFileError
 from ..joint_maps import (
     JointMap,
-    detect_joint_map,
     infer_source_frame,
     load_joint_map,
     map_to_canonical,
@@ -36,8 +35,9 @@ def read_motion(path: str | Path, joints: JointChoice = "raw",
                 fps: float | None = None, video_fps: float = 30.0) -> Motion:
     """Read any supported motion input.
 
-    `joints="canonical"` maps 3D inputs onto the canonical 24 joints (BVH through a joint
-    map, detected from joint names unless one is given) and leaves 2D inputs as BODY_25.
+    `joints="canonical"` maps 3D inputs onto the canonical 24 joints and leaves 2D inputs as
+    BODY_25. A BVH goes through `joint_map` or, without one, the map detection finds
+    (retarget/source_map.py: a shipped joint map, a rig family's names, else the structure).
     `video_fps` is the frame rate of the video an OpenPose folder came from (the files do
     not say); `fps` resamples the result.
     """
@@ -89,7 +89,12 @@ def _read_bvh_motion(path: Path, joints: JointChoice,
         return bvh.to_motion(source=str(path))
     positions, names = bvh.positions(include_end_sites=True)
     try:
-        chosen = _resolve_joint_map(joint_map, names)
+        if joint_map is None:
+            from ..retarget.source_map import detect_source_map
+            chosen, how = detect_source_map(bvh)
+            meta["joint_map_how"] = how
+        else:
+            chosen = _resolve_joint_map(joint_map)
         if not (chosen.axes_stated and chosen.units_stated):
             rest = Bvh(bvh.joints, bvh.frame_time, np.zeros((1, bvh.channel_values.shape[1])))
             rest_positions, _ = rest.positions(include_end_sites=True)
@@ -101,13 +106,8 @@ def _read_bvh_motion(path: Path, joints: JointChoice,
         raise InputFileError(path, str(error)) from None
 
 
-def _resolve_joint_map(joint_map: str | Path | JointMap | None,
-                       names: tuple[str, ...]) -> JointMap:
-    if isinstance(joint_map, JointMap):
-        return joint_map
-    if joint_map is None:
-        return detect_joint_map(names)
-    return load_joint_map(joint_map)
+def _resolve_joint_map(joint_map: str | Path | JointMap) -> JointMap:
+    return joint_map if isinstance(joint_map, JointMap) else load_joint_map(joint_map)
 
 
 def _as_canonical(path: Path, motion: Motion) -> Motion:
