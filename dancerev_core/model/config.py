@@ -55,6 +55,7 @@ class ModelConfig:
     schedule: str = "linear"
     lam: float = 0.01
     curriculum_windows: int = 0  # 0: t counts epochs (the paper); N: per N windows seen
+    self_fed_first: bool = True  # each period opens with its self-fed run (the authors' code)
     # what a decoder frame is (pose_encoding.py): the root's travel as per-frame displacement,
     # every channel scaled by the training data's statistics (empty: unscaled)
     pose_encoding: str = "displacement"
@@ -72,6 +73,9 @@ class ModelConfig:
                 if not math.isfinite(value):
                     raise DanceRevError(f"model config {f.name} must be finite, got {value!r}")
                 object.__setattr__(self, f.name, float(value))
+            if f.type == "bool" and not isinstance(value, bool):
+                raise DanceRevError(f"model config {f.name} must be true or false, "
+                                    f"got {value!r}")
             if f.type == "str" and not isinstance(value, str):
                 raise DanceRevError(f"model config {f.name} must be a string, got {value!r}")
         positive = ("num_features", "d_model", "n_layers", "n_heads", "d_k", "d_v", "d_inner",

@@ -101,15 +101,17 @@ def self_fed_length(schedule: str, epoch: int, lam: float = 0.01, condition_step
 
 
 def condition_mask(schedule: str, epoch: int, seq_len: int, condition_step: int = 10,
-                   lam: float = 0.01) -> np.ndarray:
+                   lam: float = 0.01, self_fed_first: bool = True) -> np.ndarray:
     """Bool mask over decoder steps, True = ground-truth input, False = self-fed.
 
     Pattern: p False, then condition_step True, repeated and cut at seq_len; all True at p = 0.
+    `self_fed_first` False starts each period with its ground-truth run instead.
     """
     if seq_len < 0:
         raise DanceRevError(f"sequence length must be 0 or more, got {seq_len}")
     p = min(self_fed_length(schedule, epoch, lam, condition_step), seq_len)
-    period = np.concatenate([np.zeros(p, dtype=bool), np.ones(condition_step, dtype=bool)])
+    runs = [np.zeros(p, dtype=bool), np.ones(condition_step, dtype=bool)]
+    period = np.concatenate(runs if self_fed_first else runs[::-1])
     return np.resize(period, seq_len)
 
 

@@ -208,7 +208,8 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         stage = self_fed_length(model_config.schedule, pace, model_config.lam,
                                 model_config.condition_step)
         mask = torch.from_numpy(condition_mask(model_config.schedule, pace, config.seq_len,
-                                               model_config.condition_step, model_config.lam))
+                                               model_config.condition_step, model_config.lam,
+                                               model_config.self_fed_first))
         shown.begin_epoch(epoch, config.epochs)
 
         # training steps

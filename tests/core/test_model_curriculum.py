@@ -77,3 +77,10 @@ def test_the_pace_can_count_windows_seen_instead_of_epochs():
     # reaches the same stage after the same number of windows seen, whatever its size
     assert curriculum_epoch(337, 118, 337) == 118 == curriculum_epoch(118, 337, 337)
     assert curriculum_epoch(2, 118, 337) == 0  # 236 windows: not yet one curriculum epoch
+
+
+def test_a_period_can_open_with_its_ground_truth_run():
+    first = condition_mask("linear", 30, 16, condition_step=5, lam=0.1)  # p = 3
+    later = condition_mask("linear", 30, 16, condition_step=5, lam=0.1, self_fed_first=False)
+    assert first.astype(int).tolist() == [0, 0, 0, 1, 1, 1, 1, 1] * 2
+    assert later.astype(int).tolist() == [1, 1, 1, 1, 1, 0, 0, 0] * 2
