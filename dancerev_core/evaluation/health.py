@@ -15,7 +15,7 @@ dances of those songs (issue 15):
   reference's pieces (canonical 3D only; None when either side has fewer than 2 pieces);
 - `hit_rate`: the share of the dances' kinematic beats within the beat tolerance of their
   own song's beats, pooled over dances; `shuffled_hit_rate` the same against another
-  song's beats (each dance scored on the next song's beats): the control a model that
+  song's beats (each dance scored on the next other song's beats): the control a model that
   ignores the music scores as well as the real pairing (with one song it is that song).
 numpy (+ scipy for the beats) only.
 """
@@ -136,8 +136,19 @@ def dance_health(dances: Sequence[np.ndarray], beats: Sequence[np.ndarray],
         fid_k=(kinetic_fid(dances, reference if reference is not None else real, fps)
                if skeleton == CANONICAL_24.name else None),
         hit_rate=pooled_hit_rate(dances, beats, fps, tolerance),
-        shuffled_hit_rate=pooled_hit_rate(dances, [*beats[1:], beats[0]], fps, tolerance),
+        shuffled_hit_rate=pooled_hit_rate(dances, other_songs_beats(beats), fps, tolerance),
         dances=len(dances))
+
+
+def other_songs_beats(beats: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """For each dance, the beats of the next dance in the list made for other music
+    (variations for one song share its beats and are skipped); its own when all share."""
+    count = len(beats)
+    shuffled = []
+    for index, own in enumerate(beats):
+        others = (beats[(index + step) % count] for step in range(1, count))
+        shuffled.append(next((b for b in others if not np.array_equal(b, own)), own))
+    return shuffled
 
 
 def pooled_hit_rate(dances: Sequence[np.ndarray], beats: Sequence[np.ndarray], fps: float,

@@ -71,3 +71,12 @@ def test_recipe_choose_finds_the_runs_health_figures_for_a_snapshot(tmp_path):
     assert run_health(tmp_path / "last.json", 11) is None  # not measured that epoch
     assert run_health(tmp_path / "elsewhere" / "x.json", 10) is None  # no run history
     assert Health.from_dict(frozen).freezes
+
+
+def test_the_control_skips_variations_made_for_the_same_song():
+    from dancerev_core.evaluation.health import other_songs_beats
+
+    a, b = np.array([0.5, 1.0]), np.array([0.7])
+    assert [x.tolist() for x in other_songs_beats([a, a, b, b])] == [[0.7], [0.7], [0.5, 1.0],
+                                                                    [0.5, 1.0]]
+    assert other_songs_beats([a, a])[0] is a  # one song only: its own beats
