@@ -2,9 +2,15 @@
 """Curriculum training on real-data stand-ins: does a free-running dance stay alive?
 
     bash .ci/with-venv python bench/real_data_training.py [--sets cmu-unwarped,salsa-travel,recipe]
-        [--epochs 120] [--snapshots 6] [--out runs/real-data-bench] [--set training.lr=0.001]
+        [--epochs 200] [--snapshots 4] [--out runs/real-data-bench] [--set training.lr=0.001]
+        [--tag NAME]
 
-Issue 15. Each stand-in is a paired dataset built from `../shared/data` (CMU mocap, real
+Issue 15's before and after, 200 epochs each (MODEL_CARD.md, "Training on real data"):
+    ... --tag paper --set model.pose_encoding=absolute --set training.scale_poses=false
+    ... --tag batch8 --set training.batch_size=8
+(the paper's layout and loss, against the pose encoding, scaling and 4x the optimizer steps).
+
+Each stand-in is a paired dataset built from `../shared/data` (CMU mocap, real
 songs) by the recipe's builder (`recipe.pairing`), once, into OUT/data/NAME:
 - `cmu-unwarped`: every CMU subject, routines paired with real songs at the dancers' own
   timing (no beat warp), no synthesised songs: the closest to a user's own paired data;
@@ -223,8 +229,8 @@ def plot(report: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", default=",".join(STAND_INS))
-    parser.add_argument("--epochs", type=int, default=120)
-    parser.add_argument("--snapshots", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--snapshots", type=int, default=4)
     parser.add_argument("--set", action="append", default=[], dest="changes",
                         help="model.KEY=VALUE or training.KEY=VALUE over the recipe config")
     parser.add_argument("--tag", default="", help="suffix of the run folders (ablations)")
