@@ -1,22 +1,46 @@
 """The `dancerev` command line.
 
 Each subcommand lives in its own module and registers itself through `add_parser`; user
-mistakes (a `DanceRevError`) print one line and exit with status 2.
+mistakes print one line and exit with status 2: a `DanceRevError`, an option the parser
+refuses (a bound, a missing argument), or a file the system refuses to read or write (an
+`OSError` naming it: permission denied, a folder where a file should be). DanceRev's own
+warnings are one line each too.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from . import __version__
 from .commands import SUBCOMMANDS
 from .errors import DanceRevError
 
+PACKAGE = Path(__file__).resolve().parent
+
+
+class UsageError(DanceRevError):
+    """The parser refused the command line (`prog` says which (sub)command)."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        self.prog = prog
+        super().__init__(message)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (its subcommands' parsers are this class
+    too): the usage block is for --help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(self.prog, message)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="dancerev",
         description=f"DanceRev {__version__}: music to dance on 3D characters "
                     "(Dance Revolution, ICLR 2021).",
@@ -30,18 +54,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        print(f"{error.prog}: error: {error}", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help()
         return 0
     try:
-        return int(args.run(args) or 0)
+        with one_line_warnings(f"dancerev {args.command}"):
+            return int(args.run(args) or 0)
     except DanceRevError as error:
         print(f"dancerev {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if not error.filename:
+            raise  # not about a file the user named: a bug, shown in full
+        print(f"dancerev {args.command}: error: {error.filename}: "
+              f"{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"dancerev {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+@contextmanager
+def one_line_warnings(prefix: str) -> Iterator[None]:
+    """DanceRev's own warnings as `PREFIX: warning: MESSAGE` lines on stderr; other
+    libraries' warnings keep Python's format (their source line helps)."""
+    original = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: object = None, line: str | None = None) -> None:
+        if Path(filename).resolve().is_relative_to(PACKAGE):
+            print(f"{prefix}: warning: {message}", file=sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 if __name__ == "__main__":

@@ -20,3 +20,12 @@ class InputFileError(DanceRevError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class OutputFileError(DanceRevError):
+    """An output that must not or cannot be written; the message starts with its path."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

@@ -12,28 +12,36 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputFileError
+from .errors import InputFileError, OutputFileError
+
+MaybePath = str | Path | None
 
 
 @contextmanager
 def atomic_output(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file for writing; on success it replaces `path`, else it vanishes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                         dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+    except OSError as error:
+        raise _unwritable(path, error) from error
     try:
         # mkstemp makes the file private (0600); give it the mode any new file would get.
         os.fchmod(handle, 0o666 & ~_current_umask())
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(handle, mode, encoding=encoding) as stream:
             yield stream
-        os.replace(temp_name, path)
+        try:
+            os.replace(temp_name, path)
+        except OSError as error:  # e.g. `path` is a folder
+            raise _unwritable(path, error) from error
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
@@ -52,6 +60,70 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def check_outputs(outputs: Iterable[MaybePath], inputs: Iterable[MaybePath] = (), *,
+                  folders: Iterable[MaybePath] = ()) -> None:
+    """Refuse, before any work, outputs that would destroy an input or cannot be written.
+
+    `outputs` are the files a command writes, `folders` the folders it writes into, `inputs`
+    every file or folder it reads (None: an option not given). An output that is one of the
+    inputs (the same path, through a symlink, a relative path or a hard link) is refused,
+    as is one given twice: atomic writes would otherwise replace the user's file with exit 0.
+    Every error is one line naming the output.
+    """
+    sources = [Path(source) for source in inputs if source is not None]
+    for folder in (Path(folder) for folder in folders if folder is not None):
+        refuse_overwriting_inputs(folder, [source for source in sources if not source.is_dir()])
+        check_writable(folder, folder=True)
+    files = [Path(output) for output in outputs if output is not None]
+    for index, output in enumerate(files):
+        refuse_overwriting_inputs(output, sources)
+        refuse_overwriting_inputs(output, files[:index], "is written twice by this command")
+        check_writable(output)
+
+
+def refuse_overwriting_inputs(output: Path, inputs: Iterable[Path],
+                              problem: str = "is an input of this command: writing the output "
+                                             "there would destroy it") -> None:
+    """Raise OutputFileError when `output` is the same file as one of `inputs`."""
+    for source in inputs:
+        if same_file(output, source):
+            shown = "" if str(source) == str(output) else f" (as {source})"
+            raise OutputFileError(output, f"{problem}{shown}; choose another output")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """One file under two names: equal resolved paths (symlinks, `..`), or a hard link."""
+    try:
+        if os.path.samefile(a, b):
+            return True
+    except OSError:  # either is missing: compare the names only
+        pass
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: not a file anyone can read
+        return a.absolute() == b.absolute()
+
+
+def check_writable(path: Path, folder: bool = False) -> None:
+    """Raise OutputFileError unless `path` can be written: a file (or with `folder`, a
+    folder) whose nearest existing folder takes new files."""
+    if path.is_dir() and not folder:
+        raise OutputFileError(path, "is a folder; give the name of a file to write")
+    if folder and path.exists() and not path.is_dir():
+        raise OutputFileError(path, "is a file, not a folder to write into")
+    existing = (path if folder else path.parent).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputFileError(path, f"cannot be written: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputFileError(path, f"cannot be written: no permission to write in {existing}")
+
+
+def _unwritable(path: Path, error: OSError) -> OutputFileError:
+    return OutputFileError(path, f"cannot be written ({error.strerror or error})")
 
 
 def _current_umask() -> int:

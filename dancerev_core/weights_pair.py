@@ -7,6 +7,10 @@ their content's name, the JSON last (the commit), both fsynced, and older weight
 NAME are removed afterwards: a crash or a full disk leaves the previous pair intact. Loading
 checks the JSON's size and sha256 of the weights before anything reads them. Standard library
 only, so Blender's own Python can load a lifter.
+
+A write killed halfway leaves its temporary file (`.NAME.json.xxxxxxxx.tmp`,
+`.NAME.<hash>.safetensors.xxxxxxxx.tmp`: files.atomic_output's names); the next save of NAME
+in that folder removes those older than its own process, which no live writer holds.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,11 +28,27 @@ from typing import Any
 from .errors import InputFileError
 from .files import atomic_output
 
+PROCESS_STARTED = time.time()  # (about) when this process began: older temp files are stale
+TEMP_SUFFIX = r"\.[a-z0-9_]{8}\.tmp"  # tempfile.mkstemp's random part, atomic_output's suffix
+
 
 def json_path(path: str | Path) -> Path:
     """`runs/last`, `runs/last.json` -> `runs/last.json`."""
     path = Path(path)
     return path if path.suffix == ".json" else path.with_name(path.name + ".json")
+
+
+def pair_files(path: str | Path) -> list[Path]:
+    """NAME.json and, when it names them, its weights: the files a reader of NAME reads (for
+    refusing to overwrite them); never raises, the loader reports broken files."""
+    target = json_path(path)
+    try:
+        name = json.loads(target.read_text(encoding="utf-8")).get("weights")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, RecursionError):
+        return [target]
+    if isinstance(name, str) and name and Path(name).name == name:
+        return [target, target.parent / name]
+    return [target]
 
 
 def save_pair(path: str | Path, data: bytes, header: dict[str, Any]) -> Path:
@@ -41,6 +62,7 @@ def save_pair(path: str | Path, data: bytes, header: dict[str, Any]) -> Path:
             "weights_bytes": len(data), "weights_sha256": digest, **header}
     text = json.dumps(full, indent=2, allow_nan=False) + "\n"  # fails before any write
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target.parent, stem)
     _durable_write(target.parent / weights_name, data)
     _durable_write(target, text.encode("utf-8"))
     pattern = re.compile(re.escape(stem) + r"\.[0-9a-f]{16}\.safetensors")
@@ -49,6 +71,22 @@ def save_pair(path: str | Path, data: bytes, header: dict[str, Any]) -> Path:
             with contextlib.suppress(OSError):  # e.g. open on Windows; the next save retries
                 old.unlink()
     return target
+
+
+def remove_stale_temps(folder: Path, stem: str) -> list[Path]:
+    """Delete the temporary files that killed saves of NAME = `stem` left in `folder`: only
+    names of this pair's own pattern, last written before this process started."""
+    pattern = re.compile(re.escape(f".{stem}.") + r"(json|[0-9a-f]{16}\.safetensors)"
+                         + TEMP_SUFFIX)
+    removed = []
+    for candidate in folder.iterdir():
+        if not pattern.fullmatch(candidate.name):
+            continue
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
+            if candidate.is_file() and candidate.stat().st_mtime < PROCESS_STARTED:
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
 
 
 def checked_weights(target: Path, header: dict[str, Any],

@@ -29,7 +29,10 @@ from typing import Any
 
 from ..errors import DanceRevError
 from ..evaluation.beats import DEFAULT_TOLERANCE
+from ..files import check_outputs
+from ..weights_pair import pair_files
 from .evaluate import QUICK_EPOCHS, prepare_classifier, print_table
+from .options import EPOCHS, NUM, SECONDS, SEED, TOLERANCE, add_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -45,25 +48,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dataset", help="paired dataset folder (motions + songs)")
     parser.add_argument("-o", "--output", required=True, help="folder for runs, dances, "
                                                               "report")
-    parser.add_argument("--epochs", type=int, required=True, help="epochs per schedule")
+    add_number(parser, "--epochs", bounds=EPOCHS, required=True, help="epochs per schedule")
     parser.add_argument("--config", help='JSON file {"model": {...}, "training": {...}} as '
                                          "for `dancerev train` (schedule is set per run)")
     parser.add_argument("--schedules", help="comma-separated subset of the schedules "
                                             "(default: all five)")
-    parser.add_argument("--seconds", type=float, help="length of each generated dance "
-                                                      "(default: its held-out clip's length; "
-                                                      "60 shows the long-term curve)")
-    parser.add_argument("--num", type=int, default=2, help="dances per held-out song (default "
-                                                           "2, for multimodality)")
-    parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
+    add_number(parser, "--seconds", bounds=SECONDS,
+               help="length of each generated dance (default: its held-out clip's length; 60 "
+                    "shows the long-term curve)")
+    add_number(parser, "--num", bounds=NUM, default=2,
+               help="dances per held-out song (default 2, for multimodality)")
+    add_number(parser, "--seed", bounds=SEED, default=0, help="generation seed (default 0)")
     parser.add_argument("--classifier", help="style classifier to score with (default: "
                                              "train one on the dataset)")
     parser.add_argument("--no-classifier", action="store_true",
                         help="skip the classifier metrics")
-    parser.add_argument("--classifier-epochs", type=int, default=QUICK_EPOCHS,
-                        help=f"epochs of the quick classifier (default {QUICK_EPOCHS})")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help=f"beat hit tolerance in seconds (default {DEFAULT_TOLERANCE:g})")
+    add_number(parser, "--classifier-epochs", bounds=EPOCHS, default=QUICK_EPOCHS,
+               help=f"epochs of the quick classifier (default {QUICK_EPOCHS})")
+    add_number(parser, "--tolerance", bounds=TOLERANCE, default=DEFAULT_TOLERANCE,
+               help=f"beat hit tolerance in seconds (default {DEFAULT_TOLERANCE:g})")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="training device (generation runs on CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -93,7 +96,8 @@ def train_schedule(data: Any, model_config: Any, config: Any, run_dir: Path, dev
     if checkpoint_json(run_dir / "last").is_file():
         resume = load_run(run_dir)
         stored = dict(resume.training["train_config"], epochs=config.epochs)
-        if resume.config != model_config or stored != config.to_dict():
+        if (resume.config.without_statistics() != model_config.without_statistics()
+                or stored != config.to_dict()):
             raise DanceRevError(f"{run_dir} holds a run of another configuration; choose "
                                 "another output folder for this ablation")
     started = time.perf_counter()
@@ -189,15 +193,15 @@ def run(args: argparse.Namespace) -> int:
     from ..training import TrainConfig, load_training_data
     from ..training.run import read_config_file
 
-    if args.epochs < 1:
-        raise DanceRevError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.num < 1:
-        raise DanceRevError(f"--num must be at least 1, got {args.num}")
     if args.classifier and args.no_classifier:
         raise DanceRevError("--classifier and --no-classifier contradict each other")
     schedules = _schedules(args.schedules)
     progress = not args.quiet
     out = Path(args.output)
+    trains_classifier = not (args.classifier or args.no_classifier)
+    check_outputs([out / "classifier.json"] if trains_classifier else [],
+                  [args.dataset, args.config,
+                   *(pair_files(args.classifier) if args.classifier else ())], folders=[out])
     model_values, training_values = read_config_file(args.config) if args.config else ({}, {})
     model_values.pop("schedule", None)
     base = ModelConfig.from_dict(model_values)

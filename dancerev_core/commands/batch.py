@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DanceRevError, InputFileError
-from ..files import load_json
+from ..errors import InputFileError
+from ..files import load_json, refuse_overwriting_inputs
+from .options import WORKERS, add_number
 
 PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
 OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
@@ -100,7 +101,12 @@ def read_manifest(path: str | Path) -> list[Job]:
             raise InputFileError(path, f"job {number} writes {settings['output']} like an "
                                        "earlier job")
         outputs.add(settings["output"])
-        jobs.append(Job(number, settings))
+        job = Job(number, settings)
+        inputs = [path] + [Path(settings[key]) for key in PATH_KEYS
+                           if key not in OUTPUT_KEYS and settings.get(key)]
+        for output in (job.log, *job.outputs):  # the log is batch's own write
+            refuse_overwriting_inputs(output, inputs)
+        jobs.append(job)
     return jobs
 
 
@@ -137,8 +143,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "batch", help="run many dance jobs (song, character, settings) from a manifest",
         description=__doc__.split("\n\n", 1)[1])
     parser.add_argument("manifest", help="JSON manifest of jobs")
-    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                        help="jobs at once (default: half the CPU cores)")
+    add_number(parser, "--jobs", bounds=WORKERS, default=max(1, (os.cpu_count() or 2) // 2),
+               help="jobs at once (default: half the CPU cores)")
     parser.add_argument("--force", action="store_true", help="run jobs whose outputs exist")
     parser.set_defaults(run=run)
 
@@ -146,8 +152,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    if args.jobs < 1:
-        raise DanceRevError(f"--jobs must be at least 1, got {args.jobs}")
     jobs = read_manifest(args.manifest)
     outcomes, pending = [], []
     for job in jobs:

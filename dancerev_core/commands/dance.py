@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_beat_sync_option
+from .options import FPS, NUM, SECONDS, SEED, START, add_beat_sync_option, add_number
+
+MAX_SIZE = (7680, 4320)  # 8K: a preview larger than this only exhausts memory
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,19 +25,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--map", help="rig map file for a rig with unusual bone names")
     parser.add_argument("--render", metavar="OUT.mp4", help="also render a preview video")
     parser.add_argument("--bvh", metavar="OUT.bvh", help="also export the dance as BVH")
-    parser.add_argument("--seconds", type=float, help="length (default: the whole song)")
-    parser.add_argument("--start", type=float, default=0.0, help="song second to start at")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--num", type=int, default=1, help="variations, each an Action")
+    add_number(parser, "--seconds", bounds=SECONDS, help="length (default: the whole song)")
+    add_number(parser, "--start", bounds=START, default=0.0, help="song second to start at")
+    add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
+    add_number(parser, "--num", bounds=NUM, default=1, help="variations, each an Action")
     add_beat_sync_option(parser)
-    parser.add_argument("--fps", type=float, help="scene frame rate (default: the .blend's, "
-                                                  "else 30)")
-    parser.add_argument("--size", default="480x270", help="preview size (default 480x270)")
+    add_number(parser, "--fps", bounds=FPS,
+               help="scene frame rate (default: the .blend's, else 30)")
+    parser.add_argument("--size", default="480x270",
+                        help="preview size (default 480x270; even, 16x16 to "
+                             f"{MAX_SIZE[0]}x{MAX_SIZE[1]})")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import DanceRevError
+    from ..files import check_outputs
+    from ..weights_pair import pair_files
     from .blender_side import addon_module
 
     try:
@@ -44,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
         raise DanceRevError(f"--size must look like 480x270, got {args.size!r}") from None
     if width < 16 or height < 16 or width % 2 or height % 2:
         raise DanceRevError(f"--size must be even and at least 16x16, got {args.size!r}")
-    if args.num < 1:
-        raise DanceRevError(f"--num must be at least 1, got {args.num}")
+    if width > MAX_SIZE[0] or height > MAX_SIZE[1]:
+        raise DanceRevError(f"--size must be at most {MAX_SIZE[0]}x{MAX_SIZE[1]}, got "
+                            f"{args.size!r}")
+    check_outputs([args.output, args.render, args.bvh],
+                  [args.audio, args.character, args.map,
+                   *(pair_files(args.model) if args.model else ())])
     args.size = (width, height)  # checked once, used as numbers from here on
     return addon_module("headless").main(args)

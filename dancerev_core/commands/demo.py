@@ -11,9 +11,10 @@ import argparse
 import time
 from pathlib import Path
 
-from .options import add_beat_sync_option
+from .options import SECONDS, SEED, add_beat_sync_option, add_number
 
 DEMO_FPS = 24  # the preview renders 24 frames a second: a minute of video in about a minute
+DEMO_SONG = "demo-song.wav"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,23 +27,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--character", help="character file (.blend, .glb, .gltf, .fbx); "
                                             "default: DanceRev's own dancer")
     parser.add_argument("--model", help="checkpoint (.json); default: the built-in model")
-    parser.add_argument("--seconds", type=float, help="length (default: the whole song)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_number(parser, "--seconds", bounds=SECONDS, help="length (default: the whole song)")
+    add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
     add_beat_sync_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..files import check_outputs
+    from ..weights_pair import pair_files
     from .blender_side import addon_module
 
     started = time.perf_counter()
     out = Path(args.output_dir)
+    written = ["demo.blend", "demo.mp4", "demo.bvh"] + ([] if args.audio else [DEMO_SONG])
+    check_outputs([out / name for name in written],
+                  [args.audio, args.character, *(pair_files(args.model) if args.model else ())],
+                  folders=[out])
     out.mkdir(parents=True, exist_ok=True)
     song = args.audio
     if song is None:
         from ..recipe.synth import write_demo_track
 
-        song = out / "demo-song.wav"
+        song = out / DEMO_SONG
         write_demo_track(song)
         print(f"  song: {song} (synthesised by DanceRev)")
     headless = addon_module("headless")

@@ -21,6 +21,20 @@ from typing import TYPE_CHECKING
 from ..errors import DanceRevError
 from ..evaluation.beats import DEFAULT_TOLERANCE
 from ..evaluation.suite import CLIP_SECONDS, DEFAULT_FPS
+from ..files import check_outputs
+from ..weights_pair import json_path, pair_files
+from .options import (
+    BATCH_SIZE,
+    EPOCHS,
+    FPS,
+    FRACTION,
+    LEARNING_RATE,
+    SECONDS,
+    SEED,
+    TOLERANCE,
+    WINDOW,
+    add_number,
+)
 
 if TYPE_CHECKING:
     from ..evaluation.classifier import LoadedClassifier
@@ -51,14 +65,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-classifier", action="store_true",
                         help="skip FID, ACC, diversity and multimodality instead of training "
                              "a classifier on the real set")
-    parser.add_argument("--classifier-epochs", type=int, default=QUICK_EPOCHS,
-                        help=f"epochs of the quick classifier (default {QUICK_EPOCHS})")
-    parser.add_argument("--fps", type=float, help="evaluation frame rate (default: the "
-                                                  f"classifier's, else {DEFAULT_FPS:g})")
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help=f"beat hit tolerance in seconds (default {DEFAULT_TOLERANCE:g})")
-    parser.add_argument("--clip-seconds", type=float, default=CLIP_SECONDS,
-                        help=f"clip length of the long-term FID (default {CLIP_SECONDS:g})")
+    add_number(parser, "--classifier-epochs", bounds=EPOCHS, default=QUICK_EPOCHS,
+               help=f"epochs of the quick classifier (default {QUICK_EPOCHS})")
+    add_number(parser, "--fps", bounds=FPS,
+               help=f"evaluation frame rate (default: the classifier's, else {DEFAULT_FPS:g})")
+    add_number(parser, "--tolerance", bounds=TOLERANCE, default=DEFAULT_TOLERANCE,
+               help=f"beat hit tolerance in seconds (default {DEFAULT_TOLERANCE:g})")
+    add_number(parser, "--clip-seconds", bounds=SECONDS, default=CLIP_SECONDS,
+               help=f"clip length of the long-term FID (default {CLIP_SECONDS:g})")
     parser.add_argument("--unit", choices=("auto", "dance", "window"), default="auto",
                         help="FID_k/FID_g per dance or per 2-s window (default auto: per "
                              "dance when every set has 20+ dances)")
@@ -74,15 +88,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("dataset", help="folder of real dances (paired dataset or motions in "
                                        "genre sub-folders)")
     train.add_argument("-o", "--output", required=True, help="classifier to write (NAME)")
-    train.add_argument("--fps", type=float, default=DEFAULT_FPS,
-                       help=f"frame rate of its windows (default {DEFAULT_FPS:g}: the model's)")
-    train.add_argument("--epochs", type=int, default=40, help="epochs (default 40)")
-    train.add_argument("--window", type=int, default=50, help="frames per window (50)")
-    train.add_argument("--val-fraction", type=float, default=0.2,
-                       help="share of each genre's dances held out (default 0.2)")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
-    train.add_argument("--batch-size", type=int, default=32, help="windows per step (32)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_number(train, "--fps", bounds=FPS, default=DEFAULT_FPS,
+               help=f"frame rate of its windows (default {DEFAULT_FPS:g}: the model's)")
+    add_number(train, "--epochs", bounds=EPOCHS, default=40, help="epochs (default 40)")
+    add_number(train, "--window", bounds=WINDOW, default=50, help="frames per window (50)")
+    add_number(train, "--val-fraction", bounds=FRACTION, default=0.2,
+               help="share of each genre's dances held out (default 0.2)")
+    add_number(train, "--lr", bounds=LEARNING_RATE, default=1e-3,
+               help="Adam learning rate (1e-3)")
+    add_number(train, "--batch-size", bounds=BATCH_SIZE, default=32,
+               help="windows per step (32)")
+    add_number(train, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=run_train_classifier)
 
@@ -92,10 +108,7 @@ def run_train_classifier(args: argparse.Namespace) -> int:
     from ..evaluation.classifier import save_classifier, train_classifier
     from ..evaluation.suite import load_dance_set
 
-    if args.epochs < 1:
-        raise DanceRevError(f"--epochs must be at least 1, got {args.epochs}")
-    if not 0 <= args.val_fraction < 1:
-        raise DanceRevError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    check_outputs([json_path(args.output)], [args.dataset])
     real = load_dance_set(args.dataset, args.fps, progress=not args.quiet)
     result = train_classifier(real.dances, fps=args.fps, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -149,8 +162,11 @@ def run(args: argparse.Namespace) -> int:
                             "sets; give one name per set or none")
     if args.classifier and args.no_classifier:
         raise DanceRevError("--classifier and --no-classifier contradict each other")
-    progress = not args.quiet
     output = Path(args.output)
+    check_outputs([output / "metrics.json", output / "report.md"],
+                  [args.real, *args.generated,
+                   *(pair_files(args.classifier) if args.classifier else ())], folders=[output])
+    progress = not args.quiet
     classifier_fps = None
     if args.classifier:
         from ..evaluation.classifier import load_classifier

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_output
+from ..files import atomic_output, check_outputs
 from ..music.analysis import analyse_song
 from ..music.features import MODEL_FPS
+from .options import FPS, add_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "duration (s).")
     parser.add_argument("audio", help="song file")
     parser.add_argument("-o", "--output", required=True, help="features file to write (.npz)")
-    parser.add_argument("--fps", type=float, default=MODEL_FPS,
-                        help="frame rate of the features (default 15, the model's rate; "
-                             "30 is the native analysis rate)")
+    add_number(parser, "--fps", bounds=FPS, default=MODEL_FPS,
+               help="frame rate of the features (default 15, the model's rate; 30 is the "
+                    "native analysis rate)")
     parser.add_argument("--no-cache", action="store_true",
                         help="analyse the song again instead of using the feature cache")
     parser.add_argument("--reference", action="store_true",
@@ -32,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_outputs([args.output], [args.audio])
     music = analyse_song(args.audio, fps=args.fps, use_cache=not args.no_cache,
                          reference=args.reference)
     output = Path(args.output)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..files import check_outputs
 from ..skeletons import JOINT_SETS
-from .options import add_beat_sync_option
+from ..weights_pair import pair_files
+from .options import NUM, SECONDS, SEED, START, add_beat_sync_option, add_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,13 +25,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("audio", help="song file (mp3, m4a, ogg, wav, flac)")
     parser.add_argument("--model", required=True, help="checkpoint (NAME or NAME.json)")
     parser.add_argument("-o", "--output", required=True, help="motion file to write (.npz)")
-    parser.add_argument("--seconds", type=float, help="length of the dance (default: to the "
-                                                      "end of the song)")
-    parser.add_argument("--start", type=float, default=0.0,
-                        help="where in the song the dance starts, seconds (default 0)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--num", type=int, default=1, help="number of different dances "
-                                                           "(default 1)")
+    add_number(parser, "--seconds", bounds=SECONDS,
+               help="length of the dance (default: to the end of the song)")
+    add_number(parser, "--start", bounds=START, default=0.0,
+               help="where in the song the dance starts, seconds (default 0)")
+    add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
+    add_number(parser, "--num", bounds=NUM, default=1,
+               help="number of different dances (default 1)")
     parser.add_argument("--joints", choices=sorted(JOINT_SETS),
                         help="refuse a model that makes another joint set")
     parser.add_argument("--plain", action="store_true",
@@ -43,8 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..generation.pipeline import variation_paths
     from ..generation.song import dances_for_song, write_dances
 
+    check_outputs(variation_paths(args.output, args.num), [args.audio, *pair_files(args.model)])
     dances = dances_for_song(args.audio, args.model, seconds=args.seconds, start=args.start,
                              seed=args.seed, num=args.num, joints=args.joints,
                              decoder="plain" if args.plain else "fast",

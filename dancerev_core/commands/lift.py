@@ -6,10 +6,13 @@ import argparse
 import sys
 
 from ..errors import DanceRevError, InputFileError
+from ..files import check_outputs
 from ..formats.motion_npz import save_motion
 from ..formats.reading import read_motion
 from ..motion import parse_image_size
 from ..skeletons import BODY_25
+from ..weights_pair import pair_files
+from .options import FPS, SMOOTHING, add_number, check_image_size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,17 +31,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", help="a lifter's JSON (default: the shipped one)")
     parser.add_argument("--image-size", metavar="WIDTHxHEIGHT",
                         help="video size, for keypoints normalised to [-1, 1] whose file "
-                             "does not record it (default: 16:9)")
-    parser.add_argument("--smoothing", type=float, default=0.0,
-                        help="Gaussian smoothing of the lifted joints over time, sigma in "
-                             "frames (default 0: none)")
-    parser.add_argument("--video-fps", type=float, default=30.0,
-                        help="frame rate of the video an OpenPose folder came from "
-                             "(default 30)")
+                             "does not record it (default: 16:9; each side 1 to 16384)")
+    add_number(parser, "--smoothing", bounds=SMOOTHING, default=0.0,
+               help="Gaussian smoothing of the lifted joints over time, sigma in frames "
+                    "(default 0: none)")
+    add_number(parser, "--video-fps", bounds=FPS, default=30.0,
+               help="frame rate of the video an OpenPose folder came from (default 30)")
     parser.set_defaults(run=run)
 
 
 def _aspect(text: str | None) -> float | None:
+    check_image_size(text)
     size = parse_image_size(text)
     return None if size is None else size[0] / size[1]
 
@@ -46,8 +49,8 @@ def _aspect(text: str | None) -> float | None:
 def run(args: argparse.Namespace) -> int:
     from ..lifting.pipeline import lift
 
-    if args.smoothing < 0:
-        raise DanceRevError("--smoothing must be 0 or more")
+    weights = pair_files(args.weights) if args.weights else []
+    check_outputs([args.output], [args.input, *weights])
     aspect = _aspect(args.image_size)
     motion = read_motion(args.input, video_fps=args.video_fps)
     if motion.skeleton != BODY_25.name or motion.dims != 2:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ..errors import DanceRevError
+from ..files import check_outputs
+from .options import EPOCHS, SEED, WORKERS, add_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,11 +20,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "to ship them. CPU, a few minutes.")
     parser.add_argument("data", help="folder of BVH clips (searched recursively)")
     parser.add_argument("-o", "--output", required=True, help="folder for lifter.json")
-    parser.add_argument("--epochs", type=int, default=320,
-                        help="passes over the training frames (default 320)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1)")
+    add_number(parser, "--epochs", bounds=EPOCHS, default=320,
+               help="passes over the training frames (default 320)")
+    add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
+    add_number(parser, "--threads", bounds=WORKERS, default=1,
+               help="torch CPU threads (default 1)")
     parser.add_argument("--held-out", metavar="NAMES",
                         help="comma-separated clip names to keep out of training and judge "
                              "on (default: 005_04, 005_15, 60/61 trials 03 and 12)")
@@ -33,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..lifting.data import HELD_OUT
     from ..lifting.train import train_command
 
-    if args.epochs < 1 or args.threads < 1:
-        raise DanceRevError("--epochs and --threads must be at least 1")
+    check_outputs([Path(args.output) / "lifter.json"], [args.data], folders=[args.output])
     held_out = HELD_OUT if args.held_out is None else tuple(
         name.strip() for name in args.held_out.split(",") if name.strip())
     train_command(args.data, args.output, epochs=args.epochs, seed=args.seed,

@@ -1,8 +1,89 @@
-"""Command-line options that several subcommands share, defined once."""
+"""Command-line options that several subcommands share, defined once, and their bounds.
+
+Every numeric option is parsed by a `Bounds`: a value outside them (or NaN, infinity) is
+refused by the parser, before any work, in one line that names the option and the bounds.
+Without bounds `--fps 1e9` asks for billions of frames and runs the machine out of memory.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DanceRevError
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An argparse `type`: a finite number in [low, high] (`open_low`: low itself excluded)."""
+
+    low: float
+    high: float
+    whole: bool = False
+    open_low: bool = False
+    open_high: bool = False
+
+    def __call__(self, text: str) -> float | int:
+        try:
+            value = int(text) if self.whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a {self.kind} in {self}, got {text!r}") from None
+        if not (math.isfinite(value) and self.holds(value)):
+            raise argparse.ArgumentTypeError(f"must be a {self.kind} in {self}, got {text!r}")
+        return value
+
+    def holds(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return above and below
+
+    @property
+    def kind(self) -> str:
+        return "whole number" if self.whole else "number"
+
+    def __str__(self) -> str:
+        return (f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}"
+                f"{')' if self.open_high else ']'}")
+
+
+FPS = Bounds(0, 240, open_low=True)  # frames per second of motion, features, scenes
+SECONDS = Bounds(0, 3600, open_low=True)  # a dance of up to an hour
+START = Bounds(0, 86400)  # a position in a song, seconds
+NUM = Bounds(1, 100, whole=True)  # dances per song, made in one batch
+SEED = Bounds(0, 2**32 - 1, whole=True)  # what every random generator accepts
+SMOOTHING = Bounds(0, 100)  # Gaussian sigma in frames (taps to 3 sigma)
+EPOCHS = Bounds(1, 1_000_000, whole=True)
+BATCH_SIZE = Bounds(1, 4096, whole=True)
+WINDOW = Bounds(2, 10_000, whole=True)  # frames per classifier window
+FRACTION = Bounds(0, 1, open_high=True)  # a share held out
+LEARNING_RATE = Bounds(0, 1, open_low=True)
+TOLERANCE = Bounds(0, 2, open_low=True)  # beat hit tolerance, seconds
+WORKERS = Bounds(1, 256, whole=True)  # processes or threads at once
+COUNT = Bounds(1, 10_000, whole=True)  # a count, or a period ("every N-th")
+IMAGE_SIDE = Bounds(1, 16_384)  # pixels
+
+
+def add_number(parser: argparse.ArgumentParser, *flags: str, bounds: Bounds, help: str,
+               **settings: Any) -> None:
+    """A numeric option parsed by `bounds`, which its help states."""
+    parser.add_argument(*flags, type=bounds, help=f"{help}; in {bounds}", **settings)
+
+
+def check_image_size(text: str | None) -> None:
+    """Refuse a --image-size that is not WIDTHxHEIGHT with each side in IMAGE_SIDE pixels."""
+    if text is None:
+        return
+    try:
+        sides = [float(part) for part in text.lower().split("x")]
+    except ValueError:
+        sides = []
+    if len(sides) != 2 or not all(math.isfinite(side) and IMAGE_SIDE.holds(side)
+                                  for side in sides):
+        raise DanceRevError(f"--image-size must be WIDTHxHEIGHT, e.g. 1280x720, each side in "
+                            f"{IMAGE_SIDE} pixels, not {text!r}")
 
 
 def add_beat_sync_option(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,10 @@ import time
 from pathlib import Path
 
 from ..errors import DanceRevError
+from ..files import check_outputs
 from ..recipe.shipped import DEFAULT_MODEL, DEFAULT_SHARED, RECIPE_CONFIG
+from ..weights_pair import json_path, pair_files
+from .options import COUNT, NUM, SECONDS, SEED, add_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -57,9 +60,9 @@ def _add_data(steps: argparse._SubParsersAction) -> None:
     parser.add_argument("--music", default=str(DEFAULT_SHARED / "music"),
                         help="folder of songs, each with a .txt attribution (default: "
                              "$DANCEREV_SHARED_DATA/music)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--passes", type=int,
-                        help="routines each training segment appears in (default 6)")
+    add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
+    add_number(parser, "--passes", bounds=COUNT,
+               help="routines each training segment appears in (default 6)")
     parser.add_argument("--quick", action="store_true",
                         help="a small subset: 3 clips per subject, one pass, short routines")
     parser.add_argument("--force", action="store_true",
@@ -73,10 +76,10 @@ def run_data(args: argparse.Namespace) -> int:
     for label, folder in (("--mocap", args.mocap), ("--music", args.music)):
         if not Path(folder).is_dir():
             raise DanceRevError(f"{folder}: folder not found ({label})")
+    check_outputs([Path(args.out_dir) / "manifest.json"], [args.mocap, args.music],
+                  folders=[args.out_dir])
     config = RecipeConfig.quick(args.seed) if args.quick else RecipeConfig(seed=args.seed)
     if args.passes is not None:
-        if args.passes < 1:
-            raise DanceRevError(f"--passes must be at least 1, got {args.passes}")
         config = RecipeConfig(**{**config.__dict__, "passes": args.passes})
     began = time.monotonic()
     manifest = build_dataset(args.out_dir, args.mocap, args.music, config,
@@ -154,6 +157,8 @@ def _add_export(steps: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from ..recipe.shipped import export_checkpoint
 
+    check_outputs([json_path(args.output)],
+                  [*pair_files(Path(args.run_dir) / args.checkpoint), args.data])
     path, record, size = export_checkpoint(Path(args.run_dir), args.checkpoint, args.output,
                                            data_dir=args.data)
     print(f"wrote {path} (epoch {record.get('epoch')}, {size / 1e6:.1f} MB)")
@@ -176,10 +181,10 @@ def _add_evaluate(steps: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", help="model checkpoint (e.g. runs/default-model/best.json)")
     parser.add_argument("--data", required=True, help="the folder `recipe data` wrote")
     parser.add_argument("-o", "--output", required=True, help="report folder")
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="length of the long dances (default 60)")
-    parser.add_argument("--num", type=int, default=4, help="dances per song (default 4)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_number(parser, "--seconds", bounds=SECONDS, default=60.0,
+               help="length of the long dances (default 60)")
+    add_number(parser, "--num", bounds=NUM, default=4, help="dances per song (default 4)")
+    add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
     parser.add_argument("--music", default=str(DEFAULT_SHARED / "music"),
                         help="folder holding the held-out real songs (default: "
                              "$DANCEREV_SHARED_DATA/music)")
@@ -189,6 +194,8 @@ def _add_evaluate(steps: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..recipe.evaluate import QualitySettings, evaluate_checkpoint, summary_lines
 
+    check_outputs([Path(args.output) / "quality.json", Path(args.output) / "quality.md"],
+                  [*pair_files(args.checkpoint), args.data, args.music], folders=[args.output])
     began = time.monotonic()
     settings = QualitySettings(seconds=args.seconds, num=args.num, seed=args.seed,
                                music_dir=Path(args.music))
@@ -216,9 +223,9 @@ def _add_choose(steps: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoints", nargs="+",
                         help="checkpoint JSON files, or folders whose *.json are checkpoints")
     parser.add_argument("--data", required=True, help="the folder `recipe data` wrote")
-    parser.add_argument("--every", type=int, default=6,
-                        help="score on every N-th training clip's span (default 6)")
-    parser.add_argument("--num", type=int, default=4, help="dances per song (default 4)")
+    add_number(parser, "--every", bounds=COUNT, default=6,
+               help="score on every N-th training clip's span (default 6)")
+    add_number(parser, "--num", bounds=NUM, default=4, help="dances per song (default 4)")
     parser.add_argument("-o", "--output", help="also write the scores to this JSON file")
     parser.set_defaults(run=run_choose)
 
@@ -229,10 +236,9 @@ def run_choose(args: argparse.Namespace) -> int:
     from ..files import atomic_output, json_ready, load_json
     from ..recipe.choose import checkpoint_paths, choice_material, choose, score_checkpoint
 
-    if args.every < 1 or args.num < 1:
-        raise DanceRevError(f"--every and --num must be at least 1, got {args.every}, "
-                            f"{args.num}")
     paths = checkpoint_paths(args.checkpoints)
+    check_outputs([args.output], [*(file for path in paths for file in pair_files(path)),
+                                  args.data])
     fps = float(load_json(paths[0])["motion"]["fps"])  # every candidate must share it
     material = choice_material(args.data, fps=fps, every=args.every, log=print)
     print(f"real training motion: fastest step {material.real_fastest:.2f} m/s, beat hit rate "

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..files import check_outputs
 from ..formats.bvh import read_bvh, write_bvh
 from ..formats.reading import read_motion
+from .options import FPS, SMOOTHING, add_number
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,16 +30,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="rig map JSON naming the skeleton's bones, for skeletons not "
                              "recognised automatically (format: see rigs/mixamo.json)")
     parser.add_argument("-o", "--output", required=True, help="BVH file to write")
-    parser.add_argument("--fps", type=float, help="resample the dance to this frame rate")
-    parser.add_argument("--smoothing", type=float, default=0.0,
-                        help="Gaussian smoothing of the joints over time, sigma in frames "
-                             "(default 0: none)")
+    add_number(parser, "--fps", bounds=FPS, help="resample the dance to this frame rate")
+    add_number(parser, "--smoothing", bounds=SMOOTHING, default=0.0,
+               help="Gaussian smoothing of the joints over time, sigma in frames (default 0: "
+                    "none)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..retarget import retarget_to_bvh
 
+    check_outputs([args.output], [args.input, args.skeleton, args.rig_map])
     motion = read_motion(args.input, joints="canonical", fps=args.fps)
     template = read_bvh(args.skeleton)
     animated, result = retarget_to_bvh(motion, motion.fps, template, args.rig_map,

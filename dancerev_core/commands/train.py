@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..model.curriculum import SCHEDULES
+from .options import check_image_size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,21 +31,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "batch_size, seq_len, lr, seed, val_fraction, mirror, "
                                          "precision, velocity_weight, scale_poses, "
                                          "snapshot_every, health_every)")
-    parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000)")
+    parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000, at "
+                                                   "most 1000000)")
     parser.add_argument("--batch-size", type=int, help="windows per step and process "
-                                                       "(default 32)")
-    parser.add_argument("--seq-len", type=int, help="frames per training window "
-                                                    "(default 120; the paper used 900)")
+                                                       "(default 32, at most 4096)")
+    parser.add_argument("--seq-len", type=int, help="frames per training window (default "
+                                                    "120, at most 10000; the paper used 900)")
     parser.add_argument("--schedule", choices=tuple(SCHEDULES),
                         help="curriculum schedule (default linear, lambda 0.01)")
     parser.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0, at most 2^32-1)")
     parser.add_argument("--val-fraction", type=float,
                         help="share of the clips kept for validation (default 0.1)")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                         help="add left/right mirrored copies of the training clips")
     parser.add_argument("--image-size", metavar="WIDTHxHEIGHT",
-                        help="video size of OpenPose keypoints in pixels, to normalise them")
+                        help="video size of OpenPose keypoints in pixels, to normalise them "
+                             "(each side 1 to 16384)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in OUT_DIR exactly where it stopped")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -70,6 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..training.run import train_run
 
+    check_image_size(args.image_size)
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
                "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
                "mirror": args.mirror, "precision": args.precision,

@@ -15,7 +15,7 @@ layout re-encoded and scaled (`pose_encoding`, see pose_encoding.py).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..errors import DanceRevError
@@ -134,6 +134,10 @@ class ModelConfig:
     def receptive_field(self) -> int:
         """How far (frames, each side) an encoder output can see: n_layers x window."""
         return self.n_layers * self.window
+
+    def without_statistics(self) -> ModelConfig:
+        """The config as a user writes it: without the data statistics training fills in."""
+        return replace(self, pose_mean=(), pose_scale=())
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: list(value) if isinstance(value := getattr(self, f.name), tuple)

@@ -18,14 +18,20 @@ sample-identical to its one-shot `soxr.resample`, and the length is fixed the sa
 Non-finite samples (NaN, inf in float files) are replaced by 0 with one warning per file: one
 bad sample should not cost the animator the whole song, and NaN would otherwise spread through
 the resampler's filter and every feature after it.
+
+A file cut short is decoded as far as it goes, with one warning: when fewer seconds decode than
+the header declares, when the container shows the cut itself (a WAV shorter than its RIFF
+size, an Ogg stream without its end-of-stream page: libsndfile reads both as shorter complete
+files), or when FFmpeg skips undecodable packets or stops with an error after some audio.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -48,6 +54,7 @@ an AAC file renamed .mp3 into a tenth of a second of noise instead of refusing i
 BLOCK_FRAMES = 65536
 SOXR_QUALITY = "HQ"  # = librosa's default res_type "soxr_hq"
 TRUNCATION_WARNING_SECONDS = 1.0
+OGG_TAIL_BYTES = 2 * 65536  # holds the last complete Ogg page (at most 65,307 bytes)
 PREALLOCATE_SECONDS = 3600.0
 UNREADABLE = "not a readable audio file (unknown format, or corrupt or truncated)"
 T = TypeVar("T")
@@ -64,6 +71,7 @@ class _Source:
     declared_seconds: float | None
     blocks: Iterator[tuple[int, np.ndarray]]
     close: Callable[[], None]
+    notes: list[str] = field(default_factory=list)  # how the stream ended badly, once read
 
 
 def load_audio(path: str | Path, sample_rate: int, *,
@@ -111,8 +119,9 @@ def _load(path: Path, sample_rate: int, max_seconds: float | None,
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     chosen = _openers(path)  # checks the file before any decoder sees it
+    cut = container_cut(path)
     return _first_success(path, openers or chosen,
-                          lambda source: _decode(source, sample_rate, max_seconds))
+                          lambda source: _decode(source, sample_rate, max_seconds, cut))
 
 
 def _first_success(path: Path, openers: tuple[Callable[[Path], _Source], ...],
@@ -169,8 +178,8 @@ def _is_mpeg_audio_sync(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0
 
 
-def _decode(source: _Source, sample_rate: int,
-            max_seconds: float | None) -> tuple[np.ndarray, list[str]]:
+def _decode(source: _Source, sample_rate: int, max_seconds: float | None,
+            cut: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Downmix, clean and resample the source's blocks into one mono array."""
     estimate = min(source.declared_seconds or 60.0, max_seconds or math.inf,
                    PREALLOCATE_SECONDS)  # a corrupt header may claim days
@@ -196,19 +205,104 @@ def _decode(source: _Source, sample_rate: int,
     resampler.finish()
     if output.size == 0:
         raise _Refused("no audio could be decoded (truncated or corrupt file?)")
-    notes = _notes(non_finite, resampler.previous_seconds, source.declared_seconds, limited)
+    ended_badly = cut or next(iter(source.notes), None)
+    notes = _notes(non_finite, resampler.previous_seconds, source.declared_seconds, limited,
+                   ended_badly)
     return output.result(), notes
 
 
-def _notes(non_finite: int, decoded: float, declared: float | None,
-           limited: bool) -> list[str]:
+def _notes(non_finite: int, decoded: float, declared: float | None, limited: bool,
+           cut: str | None = None) -> list[str]:
     notes = []
     if non_finite:
         notes.append(f"replaced {non_finite} non-finite (NaN or infinite) samples with silence")
-    if not limited and declared and declared - decoded > TRUNCATION_WARNING_SECONDS:
+    if limited:  # the part read ends before any cut
+        return notes
+    if declared and declared - decoded > TRUNCATION_WARNING_SECONDS:
         notes.append(f"decoded {decoded:.1f} s of the {declared:.1f} s its header declares "
                      "(truncated file?); using the decodable part")
+    elif cut:
+        notes.append(f"{cut} (truncated file?); using the {decoded:.1f} s that decode")
     return notes
+
+
+def container_cut(path: Path) -> str | None:
+    """What a WAV's or an Ogg's own structure says about the file being cut short, else
+    None (other containers declare a length the decoders report, or nothing)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(12)
+            size = file.seek(0, os.SEEK_END)
+            if head[:4] in (b"RIFF", b"RIFX") and head[8:12] == b"WAVE":
+                order = "little" if head[:4] == b"RIFF" else "big"
+                declared = int.from_bytes(head[4:8], order) + 8
+                if size < declared:
+                    return f"the file has {size} bytes, its RIFF header declares {declared}"
+            elif head[:4] == b"OggS":
+                file.seek(max(0, size - OGG_TAIL_BYTES))
+                ending = _ogg_ending(file.read())
+                if ending == "cut":
+                    return "the Ogg stream ends in the middle of a page"
+                if ending == "open":
+                    return "the Ogg stream ends without its end-of-stream page"
+    except OSError:
+        pass
+    return None
+
+
+def _ogg_ending(tail: bytes) -> str | None:
+    """How the file's last bytes end: "closed" (a complete last page flagged end-of-stream),
+    "open" (complete, not flagged), "cut" (bytes after the last complete page), None when no
+    page is found. A page counts only with a matching CRC, so a capture pattern inside
+    compressed data is not mistaken for one."""
+    start = len(tail)
+    while (start := tail.rfind(b"OggS", 0, start)) >= 0:
+        end = _ogg_page_end(tail, start)
+        if end is None:
+            continue
+        if end < len(tail):
+            return "cut"
+        return "closed" if tail[start + 5] & 0x04 else "open"
+    return None
+
+
+def _ogg_page_end(data: bytes, start: int) -> int | None:
+    """Where the Ogg page at `start` ends, if it is whole and its CRC matches."""
+    if start + 27 > len(data) or data[start + 4] != 0:
+        return None
+    segments = data[start + 26]
+    body = start + 27 + segments
+    if body > len(data):
+        return None
+    end = body + sum(data[start + 27:body])
+    if end > len(data):
+        return None
+    page = bytearray(data[start:end])
+    stored = int.from_bytes(page[22:26], "little")
+    page[22:26] = bytes(4)
+    return end if _ogg_crc(page) == stored else None
+
+
+def _ogg_crc(data: bytes) -> int:
+    """Ogg's CRC-32: polynomial 0x04C11DB7, not reflected, initial value and final xor 0."""
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC_TABLE[(crc >> 24) ^ byte]
+    return crc
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for index in range(256):
+        value = index << 24
+        for _ in range(8):
+            value = ((value << 1) ^ 0x04C11DB7 if value & 0x80000000 else value << 1)
+            value &= 0xFFFFFFFF
+        table.append(value)
+    return table
+
+
+_OGG_CRC_TABLE = _crc_table()
 
 
 class _GrowingArray:
@@ -329,7 +423,8 @@ def _pyav_source(path: Path) -> _Source:
         raise _Refused(f"contains no audio stream{found}")
     stream = container.streams.audio[0]
     declared = _pyav_declared_seconds(container, stream)
-    return _Source(declared, _pyav_blocks(container, stream), container.close)
+    notes: list[str] = []
+    return _Source(declared, _pyav_blocks(container, stream, notes), container.close, notes)
 
 
 def _pyav_declared_seconds(container: av.container.InputContainer,
@@ -341,16 +436,16 @@ def _pyav_declared_seconds(container: av.container.InputContainer,
     return None
 
 
-def _pyav_blocks(container: av.container.InputContainer,
-                stream: av.AudioStream) -> Iterator[tuple[int, np.ndarray]]:
+def _pyav_blocks(container: av.container.InputContainer, stream: av.AudioStream,
+                 notes: list[str]) -> Iterator[tuple[int, np.ndarray]]:
     """Decoded frames gathered into blocks of about BLOCK_FRAMES, for fewer resampler calls.
 
     Undecodable packets are skipped, as the ffmpeg tool does; the demuxer ends at the end of
-    the file, so garbage cannot loop.
+    the file, so garbage cannot loop. How the stream ended badly goes to `notes`.
     """
     pending: list[np.ndarray] = []
     pending_rate = pending_frames = 0
-    for frame in _pyav_frames(container, stream):
+    for frame in _pyav_frames(container, stream, notes):
         samples = _frame_samples(frame)
         if pending and (frame.sample_rate != pending_rate
                         or samples.shape[1] != pending[0].shape[1]):
@@ -366,19 +461,31 @@ def _pyav_blocks(container: av.container.InputContainer,
         yield pending_rate, np.concatenate(pending)
 
 
-def _pyav_frames(container: av.container.InputContainer,
-                 stream: av.AudioStream) -> Iterator[av.AudioFrame]:
+def _pyav_frames(container: av.container.InputContainer, stream: av.AudioStream,
+                 notes: list[str]) -> Iterator[av.AudioFrame]:
+    """The stream's audio frames. An error once audio has decoded ends the stream with a
+    note (the decodable part is kept), as do undecodable packets at its very end; before
+    any audio it refuses the file."""
     import av
 
+    decoded = failing = 0  # samples so far; undecodable packets since the last good one
     try:
         for packet in container.demux(stream):
             try:
-                frames = packet.decode()
+                frames = [f for f in packet.decode() if f.samples > 0 and f.sample_rate > 0]
             except av.error.InvalidDataError:
+                failing += 1
                 continue
-            yield from (f for f in frames if f.samples > 0 and f.sample_rate > 0)
+            failing = 0 if frames else failing
+            decoded += sum(frame.samples for frame in frames)
+            yield from frames
     except (av.error.FFmpegError, OSError) as error:
-        raise _Refused(f"FFmpeg stopped decoding: {error}") from None
+        if not decoded:
+            raise _Refused(f"FFmpeg stopped decoding: {error}") from None
+        notes.append(f"FFmpeg stopped decoding ({error})")
+        return
+    if failing and decoded:
+        notes.append(f"the stream ends in {failing} undecodable packet(s)")
 
 
 def _frame_samples(frame: av.AudioFrame) -> np.ndarray:

@@ -2,25 +2,33 @@
 
 `train_run` reads the `--config` file and the data, reconciles a resumed run's stored
 settings with the options given, and calls `loop.train`. torch loads only when it runs.
+Before any work it refuses an output folder that cannot be written or whose files would
+overwrite an input, and sizes beyond TRAINING_LIMITS.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DanceRevError, InputFileError
+from ..files import check_outputs
 from ..motion import parse_image_size
 
 if TYPE_CHECKING:
+    from ..model import ModelConfig
     from .config import OnEpoch, OnStep, TrainConfig, TrainResult
 
 CONFIG_SECTIONS = ("model", "training")
 UNTIMED = ("epochs", "snapshot_every", "health_every")  # a resumed run may change these and
 # stay exact: they decide what is kept and measured, not the weights
+TRAINING_LIMITS = {"epochs": 1_000_000, "batch_size": 4096, "seq_len": 10_000,
+                   "seed": 2**32 - 1, "snapshot_every": 1_000_000, "health_every": 1_000_000}
+"""The largest value of each training size: beyond them a run only exhausts memory or time."""
 
 
 def read_config_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -63,22 +71,23 @@ def train_run(dataset: str | Path, output: str | Path, *, data_format: str = "au
     """
     from ..model import ModelConfig
     from .checkpointing import load_run
-    from .config import DistEnv, TrainConfig
+    from .config import BEST, HEALTH_PLOT, HISTORY, LAST, DistEnv, TrainConfig
     from .data import load_training_data
     from .loop import train
 
+    out = Path(output)
+    check_outputs([out / f"{LAST}.json", out / f"{BEST}.json", out / HISTORY, out / HEALTH_PLOT],
+                  [dataset, config_file], folders=[out])
     dist = DistEnv.from_environ()
     say = log if dist.is_main else (lambda _message: None)
     options = {key: value for key, value in (options or {}).items() if value is not None}
     checkpoint = None
     if resume:
         checkpoint = load_run(output)
-        if config_file or schedule:
-            raise DanceRevError("--config and --schedule cannot change a run being resumed: "
-                                "its model config is in its checkpoint")
         model_config = checkpoint.config
         stored = TrainConfig.from_dict(checkpoint.training["train_config"])
-        config = TrainConfig.from_dict({**stored.to_dict(), **options})
+        untimed = resumed_settings(checkpoint.config, stored, config_file, schedule)
+        config = TrainConfig.from_dict({**stored.to_dict(), **untimed, **options})
         changed = [f"{key} {getattr(stored, key)} -> {value}" for key, value in options.items()
                    if key not in UNTIMED and getattr(stored, key) != value]
         say(f"resuming {output} after epoch {checkpoint.training['epoch']}"
@@ -93,6 +102,7 @@ def train_run(dataset: str | Path, output: str | Path, *, data_format: str = "au
         model_config = ModelConfig.from_dict(model_values)
         joint_set = model_values.get("joint_set")
         config = TrainConfig.from_dict({**training_values, **options})
+    check_limits(config)
     data = load_training_data(dataset, fps=model_config.fps, seq_len=config.seq_len,
                               joint_set=joint_set, data_format=data_format,
                               val_fraction=config.val_fraction, seed=config.seed,
@@ -111,3 +121,46 @@ def train_run(dataset: str | Path, output: str | Path, *, data_format: str = "au
         on_config(config)
     return train(data, model_config, config, output, device=device, resume=checkpoint,
                  progress=progress, log=say, on_step=on_step, on_epoch=on_epoch)
+
+
+def resumed_settings(model_config: ModelConfig, stored: TrainConfig,
+                     config_file: str | Path | None, schedule: str | None) -> dict[str, Any]:
+    """The UNTIMED training values of a `--config` given on --resume, after refusing any
+    other change to the run's settings: the very config the run began with is welcome."""
+    from ..model import ModelConfig
+    from .config import TrainConfig
+
+    model_values, training_values = (read_config_file(config_file) if config_file
+                                     else ({}, {}))
+    if schedule:
+        model_values["schedule"] = schedule
+    timed = {key: value for key, value in training_values.items() if key not in UNTIMED}
+    changes = ([f"model {change}" for change in
+                _changes(model_config.to_dict(), model_values, ModelConfig.from_dict)]
+               + [f"training {change}" for change in
+                  _changes(stored.to_dict(), timed, TrainConfig.from_dict)])
+    if changes:
+        raise DanceRevError(f"--config and --schedule cannot change a run being resumed "
+                            f"({', '.join(changes)}): its settings are in its checkpoint; "
+                            "start a new run to change them")
+    return {key: value for key, value in training_values.items() if key in UNTIMED}
+
+
+def _changes(stored: dict[str, Any], given: dict[str, Any],
+             build: Callable[[dict[str, Any]], Any]) -> list[str]:
+    """`KEY OLD -> NEW` for each given key whose value (as the config reads it) differs."""
+    read = build({**stored, **given}).to_dict()  # refuses unknown keys, normalises types
+    return [f"{key} {stored[key]!r} -> {read[key]!r}" for key in given
+            if read[key] != stored[key]]
+
+
+def check_limits(config: TrainConfig) -> None:
+    """Refuse training sizes beyond TRAINING_LIMITS and infinite rates (config file and
+    options alike)."""
+    for name, high in TRAINING_LIMITS.items():
+        value = getattr(config, name)
+        if value > high:
+            raise DanceRevError(f"training {name} must be at most {high}, got {value}")
+    for name in ("lr", "velocity_weight"):
+        if not math.isfinite(getattr(config, name)):
+            raise DanceRevError(f"training {name} must be finite, got {getattr(config, name)}")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from dancerev_core.formats.paper_json import PaperClip, write_paper_json
 from dancerev_core.model import ModelConfig, Seq2Seq, condition_mask
 from dancerev_core.model.checkpoint import load_checkpoint
+from dancerev_core.model.pose_encoding import fit_scaling, scale_poses
 from dancerev_core.motion import Motion
 from dancerev_core.skeletons import BODY_25
 from dancerev_core.training import TrainConfig, load_training_data
@@ -43,10 +45,12 @@ def reference_run(data, model_config, config, world_size=2):
 
     Returns the weights and each epoch's training loss as the loop reports it.
     """
+    mean, scale = fit_scaling(data.train.poses)  # the decoder's frames, scaled as the loop does
     torch.manual_seed(config.seed)
-    model = Seq2Seq(model_config)
+    model = Seq2Seq(replace(model_config, pose_mean=mean, pose_scale=scale))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    x, y = torch.from_numpy(data.train.features), torch.from_numpy(data.train.poses)
+    x = torch.from_numpy(data.train.features)
+    y = torch.from_numpy(scale_poses(data.train.poses, mean, scale))
     epoch_losses = []
     for epoch in range(1, config.epochs + 1):
         mask = torch.from_numpy(condition_mask("linear", epoch, config.seq_len, 10, 0.5))
