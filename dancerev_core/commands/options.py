@@ -27,10 +27,9 @@ class Bounds:
 
     def __call__(self, text: str) -> float | int:
         try:
-            value = int(text) if self.whole else float(text)
+            value: float = int(text) if self.whole else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a {self.kind} in {self}, got {text!r}") from None
+            value = math.nan
         if not (math.isfinite(value) and self.holds(value)):
             raise argparse.ArgumentTypeError(f"must be a {self.kind} in {self}, got {text!r}")
         return value
@@ -45,8 +44,13 @@ class Bounds:
         return "whole number" if self.whole else "number"
 
     def __str__(self) -> str:
-        return (f"{'(' if self.open_low else '['}{self.low:g}, {self.high:g}"
+        return (f"{'(' if self.open_low else '['}{_plain(self.low)}, {_plain(self.high)}"
                 f"{')' if self.open_high else ']'}")
+
+
+def _plain(value: float) -> str:
+    """4294967295, not 4.29497e+09: a bound the user can type back."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 FPS = Bounds(0, 240, open_low=True)  # frames per second of motion, features, scenes
