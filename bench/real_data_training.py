@@ -165,14 +165,14 @@ def run_set(name: str, args: argparse.Namespace, model_changes: dict,
     config = run / "config.json"
     config.write_text(json.dumps({"model": model_values, "training": training_values},
                                  indent=1))
-    began = time.monotonic()
     if not (run / "last.json").is_file():
         train_run(data / "train", run, config_file=config, progress=False,
                   log=lambda line: print(f"  {name}: {line}", flush=True))
     else:
         train_run(data / "train", run, resume=True, progress=False,
                   log=lambda line: print(f"  {name}: {line}", flush=True))
-    minutes = (time.monotonic() - began) / 60
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    minutes = sum(entry["seconds"] for entry in history) / 60  # the run's, resumed or not
     stuff = material(data, args.shared, args.out / "data" / f"{name}-long")
     rows = []
     for snapshot in sorted((run / "snapshots").glob("e*.json")):
