@@ -29,7 +29,7 @@ from dancerev_core.formats.reading import read_motion
 from dancerev_core.music.audio import load_audio
 from dancerev_core.weights_pair import remove_stale_temps, save_pair
 from tests.conftest import shared_data, song_excerpt
-from tests.core.test_training import TAKES, TINY_MODEL, TINY_TRAINING
+from tests.core.test_training import TINY_MODEL, TINY_TRAINING, write_takes
 
 SONG = "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).hq.ogg"
 WEIGHTS = "m.0123456789abcdef.safetensors"
@@ -296,13 +296,7 @@ def test_a_save_removes_only_its_own_stale_temp_files(tmp_path):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     """test_training's 4 CMU takes with 12 s of a real song each."""
-    root = tmp_path_factory.mktemp("resume") / "dataset"
-    for name, song in TAKES.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shared_data("mocap", "cmu", "05", name.split("/")[1] + ".bvh"),
-                    root / f"{name}.bvh")
-        song_excerpt(song, root / f"{name}.wav", 10, 22)
-    return root
+    return write_takes(tmp_path_factory.mktemp("resume") / "dataset")
 
 
 def write_config(path: Path, model: dict, training: dict) -> Path:

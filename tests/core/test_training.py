@@ -24,16 +24,19 @@ TAKES = {"ballet/005_02": "Kevin_MacLeod_-_Vibe_Ace.hq.ogg",
                           "(string_orchestra).hq.ogg"}
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+def write_takes(root):
     """4 CMU ballet/modern takes (9-11 s), each with a 12 s excerpt of a real song (wav)."""
-    root = tmp_path_factory.mktemp("train") / "dataset"
     for name, song in TAKES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(shared_data("mocap", "cmu", "05", name.split("/")[1] + ".bvh"),
                     root / f"{name}.bvh")
         song_excerpt(song, root / f"{name}.wav", 10, 22)
     return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_takes(tmp_path_factory.mktemp("train") / "dataset")
 
 
 @pytest.fixture(autouse=True)
