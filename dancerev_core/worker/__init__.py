@@ -20,7 +20,9 @@ which the parent keeps for diagnostics.
     progress   stage, done, total, message; training adds epoch, epochs, step, steps, loss
                (stage "train") and epoch, epochs, train_loss, val_loss, self_fed_length,
                checkpoint (stage "epoch", once per finished epoch)
-    log        message: a note for the user (a skipped clip, "resuming ...")
+    log        message: a note for the user (a skipped clip, "resuming ..."); with level
+               "error" and kind "busy" the answer to a stdin line other than a cancel while
+               the job runs (a second request): the job goes on
     result     the job's payload (below); the job succeeded
     error      message: one line the user can act on; kind: "input" (a DanceRevError: the
                user's file or setting), "runtime" (this Python lacks a package the job

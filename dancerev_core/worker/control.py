@@ -103,16 +103,19 @@ class Control:
         self.requested.set()
         return True
 
-    def listen(self, stream: IO[bytes], give_up: Callable[[], None]) -> None:
+    def listen(self, stream: IO[bytes], give_up: Callable[[], None],
+               refuse: Callable[[bytes], None] | None = None) -> None:
         """Read cancel lines (and EOF) from `stream` in a daemon thread.
 
         `give_up` runs in that thread when the job ignored the cancel for GRACE_SECONDS plus
-        HARD_SECONDS; it must end the process.
+        HARD_SECONDS; it must end the process. `refuse(line)` answers any other line (a
+        second request, say) without stopping the job.
         """
-        threading.Thread(target=self._read, args=(stream, give_up), name="cancel-listener",
-                         daemon=True).start()
+        threading.Thread(target=self._read, args=(stream, give_up, refuse),
+                         name="cancel-listener", daemon=True).start()
 
-    def _read(self, stream: IO[bytes], give_up: Callable[[], None]) -> None:
+    def _read(self, stream: IO[bytes], give_up: Callable[[], None],
+              refuse: Callable[[bytes], None] | None = None) -> None:
         reason = "stdin closed (the add-on went away)"
         for raw in iter(stream.readline, b""):
             try:
@@ -123,6 +126,8 @@ class Control:
                 reason = "cancel requested"
                 break
             print(f"dancerev worker: ignored stdin line {raw[:200]!r}", file=sys.stderr)
+            if refuse is not None:
+                refuse(raw)
         if self.request(reason):
             self._watch(give_up)
 

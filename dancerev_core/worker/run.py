@@ -64,7 +64,14 @@ def main() -> int:
                                   "stop in time and was abandoned", **ctx.cancel_info)
         hard_exit(EXIT_CANCELLED)
 
-    control.listen(stdin, give_up)
+    def refuse(line: bytes) -> None:
+        """A line that is not a cancel, while the job runs: answered, never silently lost."""
+        channel.emit("log", level="error", kind="busy",
+                     message=f"ignored a stdin line while the {request.job} job runs: a worker "
+                             'takes one request, then only {"cancel": true} '
+                             f"(got {line[:80].decode('utf-8', 'replace').strip()!r})")
+
+    control.listen(stdin, give_up, refuse)
     try:
         event, fields, code = _run(request, ctx)
     except Cancelled:  # at most one more can arrive while the first is being handled

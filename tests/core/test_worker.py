@@ -238,6 +238,18 @@ def test_analyse_a_real_song_excerpt(start, excerpt):
     assert len(beats) >= 8 and (np.diff(beats) > 0).all() and beats[0] >= 0 and beats[-1] < 8
 
 
+def test_a_second_request_while_a_job_runs_is_answered_and_the_job_goes_on(start):
+    worker = start({"job": "analyse", "song": str(shared_data("music", LONG_SONG)),
+                    "use_cache": False})
+    worker.until(lambda e: e["event"] == "progress" and e["stage"] == "analyse")
+    worker.send('{"job": "check"}')  # the analysis takes seconds: the listener reads it first
+    events, code = worker.finish()
+    busy = [e for e in events if e["event"] == "log" and e.get("kind") == "busy"]
+    assert len(busy) == 1 and busy[0]["level"] == "error" and "one request" in busy[0]["message"]
+    assert code == EXIT_OK and events[-1]["event"] == "result"
+    assert events.index(busy[0]) < len(events) - 1
+
+
 def test_cancel_interrupts_an_analysis_in_native_code(start):
     """No progress callback runs inside the analysis: the interrupt fallback stops it."""
     worker = start({"job": "analyse", "song": str(shared_data("music", LONG_SONG)),
