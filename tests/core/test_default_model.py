@@ -20,8 +20,9 @@ from dancerev_core.recipe.shipped import DEFAULT_MODEL
 from dancerev_core.recipe.synth import write_demo_track
 
 SECONDS = 20.0
-ON_BEAT = 0.8  # mean hit rate as delivered; the held-out goal is 0.85 (MODEL_CARD.md); seeds
-# 0-2 on this song score 0.86-0.87, so 0.8 leaves room for other CPUs' int8 rounding
+ON_BEAT = 0.8  # mean hit rate as delivered over seeds 0-2 (12 dances); the held-out goal is
+# 0.85 (MODEL_CARD.md). Measured per seed (4 dances), seeds 0-4 at 1 and 2 threads: 0.82-0.94,
+# spread 0.04; the 3-seed mean 0.87-0.88, so 0.8 is about 3 of its spreads below
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +90,11 @@ def mean_hit_rate(dances) -> tuple[float, float]:
     return float(np.mean([score.hit_rate for score in scores])), chance
 
 
-def test_it_dances_on_the_beat(dances):
+def test_it_dances_on_the_beat(checkpoint, music, dances):
     """As delivered (beat sync on, the default): near the issue's goal and far above chance."""
-    hit_rate, chance = mean_hit_rate(dances)
+    more = [dance for seed in (1, 2)
+            for dance in generate_dance(music, checkpoint, seconds=SECONDS, seed=seed, num=4)]
+    hit_rate, chance = mean_hit_rate([*dances, *more])
     assert hit_rate >= ON_BEAT, (hit_rate, chance)
     assert all(dance.meta["beat_sync"]["on_beat_after"] > dance.meta["beat_sync"]["on_beat_before"]
                for dance in dances)
