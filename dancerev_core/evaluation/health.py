@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..body_frame import mean_joint_speeds
 from ..skeletons import CANONICAL_24, joint_set
 from .beats import DEFAULT_TOLERANCE, beat_scores, kinematic_beats
-from .frechet import fid, normalise_by
-from .quality import segment_features, segments
+from .quality import long_term_fid, segment_features, segments, window_frames
 
 FROZEN_SPEED = 0.2  # m/s over a 10-s window: the issue's "frozen" (real dancers: ~0.45)
 FROZEN_SHARE = 0.45  # for 2D joint sets: of the real speed (0.2 / 0.45 m/s)
@@ -85,8 +85,7 @@ def relative_positions(positions: np.ndarray, root: int = 0) -> np.ndarray:
 
 def joint_speed(positions: np.ndarray, fps: float, root: int = 0) -> np.ndarray:
     """Per frame step, the mean speed of the root-relative joints (units/s)."""
-    steps = np.diff(relative_positions(positions, root), axis=0)
-    return np.linalg.norm(steps, axis=-1).mean(axis=-1) * fps
+    return mean_joint_speeds(relative_positions(positions, root), fps)
 
 
 def joint_acceleration(positions: np.ndarray, fps: float, root: int = 0) -> float:
@@ -120,18 +119,17 @@ def dance_health(dances: Sequence[np.ndarray], beats: Sequence[np.ndarray],
     root = joint_set(skeleton).root
     real_speed = float(np.mean(np.concatenate([joint_speed(r, fps, root) for r in real])))
     speeds = [joint_speed(d, fps, root) for d in dances]
-    window = max(2, int(round(WINDOW_SECONDS * fps)))
     threshold = (FROZEN_SPEED if skeleton == CANONICAL_24.name
                  else FROZEN_SHARE * real_speed)
-    window_speeds = [w.mean() for s in speeds for w in windows_of(s, window)]
-    ratios = [w[-1].mean() / w[0].mean() if w[0].mean() > 0 else 0.0
-              for w in (windows_of(s, window) for s in speeds) if len(w) >= 2]
+    windows = [[w.mean() for w in windows_of(s, window_frames(fps, WINDOW_SECONDS))]
+               for s in speeds]
+    ratios = [w[-1] / w[0] if w[0] > 0 else 0.0 for w in windows if len(w) >= 2]
     real_accel = float(np.mean([joint_acceleration(r, fps, root) for r in real]))
     accel = float(np.mean([joint_acceleration(d, fps, root) for d in dances]))
     return Health(
         speed_vs_real=float(np.mean(np.concatenate(speeds))) / max(real_speed, 1e-12),
         acceleration_vs_real=accel / max(real_accel, 1e-12),
-        frozen_share=float(np.mean([s < threshold for s in window_speeds])),
+        frozen_share=float(np.mean([w < threshold for dance in windows for w in dance])),
         energy_ratio=float(np.median(ratios)) if ratios else 1.0,
         fid_k=(kinetic_fid(dances, reference if reference is not None else real, fps)
                if skeleton == CANONICAL_24.name else None),
@@ -168,11 +166,6 @@ def pooled_hit_rate(dances: Sequence[np.ndarray], beats: Sequence[np.ndarray], f
 def kinetic_fid(dances: Sequence[np.ndarray], reference: Sequence[np.ndarray],
                 fps: float) -> float | None:
     """FID_k of SEGMENT_SECONDS pieces, z-scored by the reference's (None if too few)."""
-    pieces = [[piece for d in group for piece in segments(np.asarray(d, np.float64), fps,
-                                                         SEGMENT_SECONDS)]
-              for group in (reference, dances)]
-    if min(len(group) for group in pieces) < 2:
-        return None
-    real, generated = normalise_by(segment_features(pieces[0], fps),
-                                   segment_features(pieces[1], fps))
-    return float(fid(real, generated))
+    real, generated = (segment_features([piece for d in group for piece in segments(
+        np.asarray(d, np.float64), fps, SEGMENT_SECONDS)], fps) for group in (reference, dances))
+    return long_term_fid(real, [generated])[0]
