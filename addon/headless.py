@@ -84,16 +84,10 @@ def load_character(path: str | Path | None) -> bpy.types.Object:
     return next((obj for obj in armatures if _mappable(obj)), armatures[0])
 
 
-def _replace_when_done(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Write `path` through a hidden temporary name, renamed only once complete."""
-    with files.atomic_path(path) as partial:
-        write(partial)
-    return path
-
-
 def save_blend(path: Path) -> Path:
-    return _replace_when_done(path, lambda partial: bpy.ops.wm.save_as_mainfile(
-        filepath=str(partial), copy=True, check_existing=False))
+    """Save the open file as a copy at `path` (the caller's partial name)."""
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, check_existing=False)
+    return path
 
 
 def export_bvh(armature: bpy.types.Object, path: Path, frame_start: int, frame_end: int) -> Path:
@@ -102,14 +96,12 @@ def export_bvh(armature: bpy.types.Object, path: Path, frame_start: int, frame_e
     for obj in view_layer.objects:
         obj.select_set(obj == armature)
     view_layer.objects.active = armature
-
-    def write(partial: Path) -> None:
-        with bpy.context.temp_override(active_object=armature, object=armature,
-                                       selected_objects=[armature]):
-            bpy.ops.export_anim.bvh(filepath=str(partial), frame_start=frame_start,
-                                    frame_end=frame_end, rotate_mode="NATIVE",
-                                    root_transform_only=True)
-    return _replace_when_done(path, write)
+    with bpy.context.temp_override(active_object=armature, object=armature,
+                                   selected_objects=[armature]):
+        bpy.ops.export_anim.bvh(filepath=str(path), frame_start=frame_start,
+                                frame_end=frame_end, rotate_mode="NATIVE",
+                                root_transform_only=True)
+    return path
 
 
 def run_worker(request: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
@@ -163,25 +155,31 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                             seed=seed, num=num, frame_start=1.0, beat_sync=beat_sync)
     log(f"rig map: {plan.bone_map.chosen}; model: {plan.checkpoint.name}")
     timings.lap("character")
-    scratch = Path(os.environ.get("DANCEREV_SCRATCH") or output.parent) / f".{output.stem}.dances"
-    result = run_worker(dance.generate_request(plan, scratch), log)
-    timings.lap("generate")
-    actions = dance.apply_dances(scene, plan, result)
-    timings.lap("keyframes")
-    outputs = {"blend": save_blend(output)}
-    timings.lap("save")
-    if bvh_path is not None:
-        outputs["bvh"] = export_bvh(armature, Path(bvh_path), scene.frame_start, scene.frame_end)
-        timings.lap("bvh")
-    if render_path is not None:
-        outputs["video"] = render.render_preview(armature, Path(render_path),
-                                                 scene.frame_start, scene.frame_end, size)
-        timings.lap("render")
-    for name in result.get("files", []):
-        Path(name).unlink(missing_ok=True)
-    if scratch.is_dir() and not any(scratch.iterdir()):
-        scratch.rmdir()
-    return {"outputs": outputs, "timings": timings.stages, "armature": armature.name,
+    scratch = files.scratch_folder(output)
+    files.remove_scratch(scratch)  # what a killed run left
+    wanted = {"blend": output, "bvh": bvh_path, "video": render_path}
+    targets = {kind: Path(path) for kind, path in wanted.items() if path is not None}
+    try:
+        result = run_worker(dance.generate_request(plan, scratch), log)
+        timings.lap("generate")
+        actions = dance.apply_dances(scene, plan, result)
+        timings.lap("keyframes")
+        # Every output under its partial name first; they replace the user's files together,
+        # once the last one is complete (an interrupted render leaves the old .blend too).
+        with files.staged_outputs(targets.values()) as partials:
+            save_blend(partials[output])
+            timings.lap("save")
+            if "bvh" in targets:
+                export_bvh(armature, partials[targets["bvh"]], scene.frame_start,
+                           scene.frame_end)
+                timings.lap("bvh")
+            if "video" in targets:
+                render.render_preview(armature, partials[targets["video"]], scene.frame_start,
+                                      scene.frame_end, size)
+                timings.lap("render")
+    finally:
+        files.remove_scratch(scratch)
+    return {"outputs": targets, "timings": timings.stages, "armature": armature.name,
             "actions": [action.name for action in actions], "seconds": result.get("seconds"),
             "beats": len(result.get("beat_times", []))}
 

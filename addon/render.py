@@ -15,8 +15,6 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from .core import files
-
 PREVIEW_NAME = "DanceRev Preview"
 FLOOR_NAME = "DanceRev Floor"
 
@@ -156,7 +154,8 @@ def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: in
     """Render frames frame_start..frame_end of the scene to `path` (an .mp4) and return it.
 
     The scene keeps the camera, floor and output settings, so the user can re-render or
-    adjust them; the dance itself is not touched.
+    adjust them; the dance itself is not touched. `path` is written as it goes: callers
+    render to a partial name (`files.staged_outputs`).
     """
     scene = bpy.context.scene
     frames = np.unique(np.round(np.linspace(frame_start, frame_end,
@@ -168,12 +167,8 @@ def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: in
     follow_camera(scene, points, frames, size[0] / size[1])
     has_sound = scene.sequence_editor is not None and any(
         strip.type == "SOUND" for strip in scene.sequence_editor.strips_all)
-    path = Path(path)
     scene.frame_start, scene.frame_end = int(frame_start), int(frame_end)
-    try:
-        with files.atomic_path(path) as partial:  # never a half-written video
-            configure_output(scene, partial, size, with_audio=has_sound)
-            bpy.ops.render.render(animation=True, scene=scene.name)
-    finally:
-        scene.render.filepath = str(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    configure_output(scene, path, size, with_audio=has_sound)
+    bpy.ops.render.render(animation=True, scene=scene.name)
     return path

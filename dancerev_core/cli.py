@@ -10,7 +10,9 @@ warnings are one line each too.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +23,11 @@ from .commands import SUBCOMMANDS
 from .errors import DanceRevError
 
 PACKAGE = Path(__file__).resolve().parent
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every `finally` runs: temp files go, outputs
+    stay as they were."""
 
 
 class UsageError(DanceRevError):
@@ -63,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        with one_line_warnings(f"dancerev {args.command}"):
+        with one_line_warnings(f"dancerev {args.command}"), terminate_as_interrupt():
             return int(args.run(args) or 0)
     except DanceRevError as error:
         print(f"dancerev {args.command}: error: {error}", file=sys.stderr)
@@ -74,9 +81,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dancerev {args.command}: error: {error.filename}: "
               f"{error.strerror or error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"dancerev {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"dancerev {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM (a `kill`, a job scheduler's stop) raises Terminated
+    instead of ending the process on the spot with its temp files left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; a caller in a thread keeps its own
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    original = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, original)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,19 +47,70 @@ def atomic_output(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         raise
 
 
+def partial_path(path: str | Path) -> Path:
+    """The hidden name `path` is written under until complete: `.NAME.partial.SUFFIX` beside
+    it. It is fixed, not random, so that whoever knows the output (a rerun, `batch` after a
+    killed job) can remove what a killed writer left; the suffix stays, for writers that read
+    the format from it."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A hidden temporary path beside `path` for a writer that takes a file name (Blender's
-    save, render and exporters); on success it replaces `path`, else it vanishes. The name
-    keeps the suffix, which such writers read the format from."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    save, render and exporters); on success it replaces `path`, else it vanishes."""
+    with staged_outputs([path]) as staged:
+        yield staged[Path(path)]
+
+
+@contextmanager
+def staged_outputs(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
+    """Write several outputs of one job, all or none: yields {output: partial path}.
+
+    When the block ends normally every complete partial file replaces its output, one
+    `os.replace` after another with no work in between, so no output changes before every
+    one is written. On any exception (Ctrl-C and SIGTERM included, as KeyboardInterrupt) the
+    partial files are removed and the outputs keep what they held. A partial left by an
+    earlier, killed run is removed first. A partial the block did not write (an optional
+    output) is skipped.
+    """
+    partials = {Path(path): partial_path(path) for path in paths}
     try:
-        yield partial
-        os.replace(partial, path)
+        for output, partial in partials.items():
+            output.parent.mkdir(parents=True, exist_ok=True)
+            partial.unlink(missing_ok=True)
+    except OSError as error:
+        raise _unwritable(output, error) from error
+    try:
+        yield partials
+        for output, partial in partials.items():
+            if partial.exists():
+                try:
+                    os.replace(partial, output)
+                except OSError as error:  # e.g. `output` is a folder
+                    raise _unwritable(output, error) from error
     finally:
-        partial.unlink(missing_ok=True)
+        for partial in partials.values():
+            partial.unlink(missing_ok=True)
+
+
+def scratch_folder(output: str | Path) -> Path:
+    """Where a job keeps its intermediate files (the dances before they become keyframes):
+    a hidden folder named after its output (DANCEREV_SCRATCH moves it), so that a rerun or
+    `batch` can remove what a killed job left."""
+    output = Path(output)
+    return Path(os.environ.get("DANCEREV_SCRATCH") or output.parent) / f".{output.stem}.dances"
+
+
+def remove_scratch(folder: Path) -> None:
+    """Remove a job's scratch folder and the dance files in it; anything else found there
+    is not ours, and the folder is left."""
+    if folder.is_dir():
+        for name in folder.glob("*.npz"):
+            name.unlink(missing_ok=True)
+        with suppress(OSError):
+            folder.rmdir()
 
 
 def check_outputs(outputs: Iterable[MaybePath], inputs: Iterable[MaybePath] = (), *,

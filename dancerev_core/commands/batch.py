@@ -6,28 +6,36 @@ bvh, model, map, seconds, start, seed, num, fps, size, beat_sync (true or false)
 paths start at the manifest's folder. Each job runs in its own process (its own bpy and its
 own worker), so a job that fails or crashes stops nobody else; its full output goes to
 OUTPUT.log beside its .blend. Jobs whose outputs all exist are skipped (--force runs them again).
+Ctrl-C (or SIGTERM) stops the batch within 2 s: finished jobs' outputs are kept, the running
+jobs are stopped and their partial files removed, the summary is printed, and the exit status
+is 130 (143 for SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import files
 from ..errors import InputFileError
-from ..files import load_json, refuse_overwriting_inputs
 from .options import WORKERS, add_number
 
 PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
 OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
 FLAG_KEYS = ("beat_sync",)  # true by default; false passes --no-beat-sync
 OUTPUT_KEYS = ("output", "render", "bvh")
+STOP_GRACE = 1.5  # seconds a stopped job gets to clean up itself before it is killed
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class Job:
 @dataclass
 class Outcome:
     job: Job
-    status: str  # done, skipped, failed
+    status: str  # done, skipped, failed, stopped (interrupted while running), not run
     seconds: float = 0.0
     message: str = ""
 
@@ -71,7 +79,7 @@ class Outcome:
 def read_manifest(path: str | Path) -> list[Job]:
     """The jobs of a manifest, checked: one-line errors name the manifest and the job."""
     path = Path(path)
-    document = load_json(path)
+    document = files.load_json(path)
     defaults: dict[str, Any] = {}
     if isinstance(document, dict):
         defaults = document.get("defaults", {})
@@ -105,24 +113,88 @@ def read_manifest(path: str | Path) -> list[Job]:
         inputs = [path] + [Path(settings[key]) for key in PATH_KEYS
                            if key not in OUTPUT_KEYS and settings.get(key)]
         for output in (job.log, *job.outputs):  # the log is batch's own write
-            refuse_overwriting_inputs(output, inputs)
+            files.refuse_overwriting_inputs(output, inputs)
         jobs.append(job)
     return jobs
 
 
-def run_job(job: Job, threads: int) -> Outcome:
-    """One job in its own process; its output goes to its log file."""
-    started = time.perf_counter()
-    job.log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    with open(job.log, "w", encoding="utf-8") as log:
-        done = subprocess.run(job.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
-                              stdin=subprocess.DEVNULL, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode == 0:
-        return Outcome(job, "done", seconds)
-    lines = [line for line in job.log.read_text(errors="replace").splitlines() if line.strip()]
-    return Outcome(job, "failed", seconds, lines[-1] if lines else f"exit code {done.returncode}")
+class JobRunner:
+    """Runs jobs as child processes and stops them all on request.
+
+    Each job gets its own session (process group: the dance and its worker), so a stop
+    reaches both and a terminal's Ctrl-C reaches only the batch, which decides: a SIGINT to
+    every running job, SIGKILL to any still running after STOP_GRACE, then their partial
+    files removed by name (`files.partial_path`, `files.scratch_folder`).
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.stopping = threading.Event()
+        self._running: dict[int, tuple[Job, subprocess.Popen]] = {}
+        self._lock = threading.Lock()
+
+    def run(self, job: Job) -> Outcome:
+        """One job in its own process; its output goes to its log file."""
+        if self.stopping.is_set():
+            return Outcome(job, "not run", message="batch interrupted")
+        started = time.perf_counter()
+        job.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
+        with open(job.log, "w", encoding="utf-8") as log, self._lock:
+            if self.stopping.is_set():
+                return Outcome(job, "not run", message="batch interrupted")
+            process = subprocess.Popen(job.command(), stdout=log, stderr=subprocess.STDOUT,
+                                       env=env, stdin=subprocess.DEVNULL,
+                                       start_new_session=True)
+            self._running[job.number] = (job, process)
+        returncode = process.wait()
+        with self._lock:
+            self._running.pop(job.number, None)
+        seconds = time.perf_counter() - started
+        if self.stopping.is_set() and returncode != 0:
+            return Outcome(job, "stopped", seconds, "batch interrupted; partial files removed")
+        if returncode == 0:
+            return Outcome(job, "done", seconds)
+        lines = [line for line in job.log.read_text(errors="replace").splitlines()
+                 if line.strip()]
+        return Outcome(job, "failed", seconds, lines[-1] if lines else f"exit code {returncode}")
+
+    def stop(self) -> None:
+        """Stop every running job, at most STOP_GRACE seconds from now, and remove its
+        partial outputs; no new job starts."""
+        with self._lock:
+            self.stopping.set()
+            running = list(self._running.values())
+        for _, process in running:
+            _signal_group(process, signal.SIGINT)
+        deadline = time.monotonic() + STOP_GRACE
+        for _, process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+        for job, _ in running:
+            for output in job.outputs:
+                files.partial_path(output).unlink(missing_ok=True)
+            files.remove_scratch(files.scratch_folder(job.settings["output"]))
+
+
+@contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    original = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, original)
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with suppress(ProcessLookupError):  # it ended meanwhile
+        os.killpg(process.pid, signum)
 
 
 def summary_table(outcomes: list[Outcome]) -> str:
@@ -159,17 +231,31 @@ def run(args: argparse.Namespace) -> int:
             outcomes.append(Outcome(job, "skipped", message="outputs exist"))
         else:
             pending.append(job)
-    threads = max(1, (os.cpu_count() or 2) // args.jobs)
+    runner = JobRunner(threads=max(1, (os.cpu_count() or 2) // args.jobs))
+    interrupted: KeyboardInterrupt | None = None
     with (tqdm(total=len(pending), unit="job", dynamic_ncols=True) as bar,
           ThreadPoolExecutor(max_workers=args.jobs) as pool):
-        futures = [pool.submit(run_job, job, threads) for job in pending]
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes.append(outcome)
-            bar.set_postfix_str(f"{outcome.job.name} {outcome.status}")
-            bar.update()
+        futures = [pool.submit(runner.run, job) for job in pending]
+        collected = set()
+        try:
+            for future in as_completed(futures):
+                collected.add(future)
+                outcome = future.result()
+                outcomes.append(outcome)
+                bar.set_postfix_str(f"{outcome.job.name} {outcome.status}")
+                bar.update()
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (cli.Terminated)
+            interrupted = stop
+            with _ignoring_interrupts():  # a second Ctrl-C must not cut the cleanup short
+                runner.stop()
+                outcomes += [future.result() for future in futures if future not in collected]
     print(summary_table(outcomes))
     failed = sum(outcome.status == "failed" for outcome in outcomes)
+    done = sum(outcome.status in ("done", "skipped") for outcome in outcomes)
+    if interrupted is not None:
+        print(f"interrupted: {done} of {len(outcomes)} jobs finished and kept; the running "
+              "jobs were stopped and their partial files removed")
+        raise interrupted
     print(f"{len(outcomes) - failed} of {len(outcomes)} jobs succeeded"
           + ("; see the .log beside each failed job's output" if failed else ""))
     return 1 if failed else 0
