@@ -102,6 +102,8 @@ def test_classifier_separates_ballet_from_salsa_on_held_out_dances(classifier):
     assert classifier.config.genres == ("ballet", "salsa")
     assert (classifier.config.window, classifier.config.hidden) == (50, 200)
     assert training["val"]["dances"] == 4 and training["val"]["windows"] >= 8
+    # Held-out accuracy measured over seeds 0-5 (each its own split) at 1 and 2 threads:
+    # 0.87-1.00, the same at both thread counts (seed 0: 1.00). 0.8 lies below that spread.
     assert training["val_accuracy"] >= 0.8 > training["chance"]
 
 
