@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "model sizes (ModelConfig fields; joint_set defaults "
                                          "to the data's) and training sizes (epochs, "
                                          "batch_size, seq_len, lr, seed, val_fraction, mirror, "
-                                         "precision, velocity_weight, scale_poses, "
+                                         "precision, velocity_weight, scale_poses, scale_music, "
                                          "snapshot_every, health_every)")
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000, at "
                                                    "most 1000000)")

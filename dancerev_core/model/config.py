@@ -61,6 +61,9 @@ class ModelConfig:
     pose_encoding: str = "displacement"
     pose_mean: tuple[float, ...] = ()
     pose_scale: tuple[float, ...] = ()
+    # the encoder's input features scaled the same way (empty: as extracted, the paper's)
+    music_mean: tuple[float, ...] = ()
+    music_scale: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -107,22 +110,25 @@ class ModelConfig:
         self._check_scaling()
 
     def _check_scaling(self) -> None:
-        """pose_mean and pose_scale: both empty, or pose_size finite numbers (scale > 0)."""
-        values = {}
-        for name in ("pose_mean", "pose_scale"):
-            value = getattr(self, name)
-            if not isinstance(value, list | tuple) or not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in value):
-                raise DanceRevError(f"model config {name} must be a list of finite numbers")
-            values[name] = tuple(float(v) for v in value)
-            object.__setattr__(self, name, values[name])
-        sizes = {len(v) for v in values.values()}
-        if sizes != {0} and sizes != {self.pose_size}:
-            raise DanceRevError(f"model config pose_mean and pose_scale must both be empty or "
-                                f"both hold {self.pose_size} values (the pose size)")
-        if any(v <= 0 for v in values["pose_scale"]):
-            raise DanceRevError("model config pose_scale values must be positive")
+        """pose_mean/pose_scale and music_mean/music_scale: each pair both empty, or pose_size
+        (num_features) finite numbers with positive scales."""
+        for kind, size in (("pose", self.pose_size), ("music", self.num_features)):
+            values = {}
+            for name in (f"{kind}_mean", f"{kind}_scale"):
+                value = getattr(self, name)
+                if not isinstance(value, list | tuple) or not all(
+                        isinstance(v, int | float) and not isinstance(v, bool)
+                        and math.isfinite(v) for v in value):
+                    raise DanceRevError(f"model config {name} must be a list of finite numbers")
+                values[name] = tuple(float(v) for v in value)
+                object.__setattr__(self, name, values[name])
+            sizes = {len(v) for v in values.values()}
+            if sizes != {0} and sizes != {size}:
+                what = "the pose size" if kind == "pose" else "num_features"
+                raise DanceRevError(f"model config {kind}_mean and {kind}_scale must both be "
+                                    f"empty or both hold {size} values ({what})")
+            if any(v <= 0 for v in values[f"{kind}_scale"]):
+                raise DanceRevError(f"model config {kind}_scale values must be positive")
 
     @property
     def pose_size(self) -> int:
@@ -137,7 +143,7 @@ class ModelConfig:
 
     def without_statistics(self) -> ModelConfig:
         """The config as a user writes it: without the data statistics training fills in."""
-        return replace(self, pose_mean=(), pose_scale=())
+        return replace(self, pose_mean=(), pose_scale=(), music_mean=(), music_scale=())
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: list(value) if isinstance(value := getattr(self, f.name), tuple)

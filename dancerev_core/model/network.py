@@ -146,16 +146,32 @@ class EncoderLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Music features (B, T, num_features) -> (B, T, d_model)."""
+    """Music features (B, T, num_features) -> (B, T, d_model).
+
+    Features are first scaled by the training data's per-channel mean and spread when the
+    config holds them (`music_mean`, `music_scale`): as extracted, the MFCCs span hundreds
+    while the onset and beat channels, which carry the timing, span about one, so the first
+    linear layer hears little else than timbre. The statistics live in the config (JSON),
+    not in the weights.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.d_model = config.d_model
         self.embed = nn.Linear(config.num_features, config.d_model)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_layers))
+        self.scaled = bool(config.music_scale)
+        if self.scaled:
+            self.register_buffer("feature_mean", torch.tensor(config.music_mean),
+                                 persistent=False)
+            self.register_buffer("feature_scale", torch.tensor(config.music_scale),
+                                 persistent=False)
 
     def forward(self, features: torch.Tensor, start: int = 0) -> torch.Tensor:
         """`start` is the absolute frame of features[:, 0] (for windows of a longer song)."""
+        if self.scaled:
+            features = ((features - self.feature_mean.to(features.dtype))
+                        / self.feature_scale.to(features.dtype))
         positions = sinusoid_positions(start, features.shape[1], self.d_model)
         x = self.embed(features) + positions.to(features.device, features.dtype)
         for layer in self.layers:

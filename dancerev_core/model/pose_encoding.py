@@ -59,13 +59,15 @@ def decode_layout(encoded: np.ndarray, joint_set_name: str, encoding: str) -> np
     return out.astype(np.float32)
 
 
-def fit_scaling(poses: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and scale of training poses (..., P), the scale floored at
-    SPREAD_FLOOR x the median channel's so that a near-constant channel is not blown up."""
-    flat = np.asarray(poses, dtype=np.float64).reshape(-1, np.shape(poses)[-1])
+def fit_scaling(values: np.ndarray, floor_share: float = SPREAD_FLOOR
+                ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and scale of training values (..., C), poses or music features, the
+    scale floored at `floor_share` x the median channel's so that a near-constant channel
+    is not blown up."""
+    flat = np.asarray(values, dtype=np.float64).reshape(-1, np.shape(values)[-1])
     mean = flat.mean(axis=0)
     spread = flat.std(axis=0)
-    floor = SPREAD_FLOOR * float(np.median(spread)) if spread.size else 0.0
+    floor = floor_share * float(np.median(spread)) if spread.size else 0.0
     scale = np.maximum(spread, max(floor, 1e-6))
     return tuple(float(v) for v in mean), tuple(float(v) for v in scale)
 

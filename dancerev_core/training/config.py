@@ -45,7 +45,8 @@ class TrainConfig:
 
     `scale_poses` (default true) scales every decoder channel by the training windows' mean
     and spread (model/pose_encoding.py), stored in the model config; false is the paper's
-    unscaled L1 in metres.
+    unscaled L1 in metres. `scale_music` (default true) does the same for the encoder's
+    input features (see model/network.py's Encoder); false feeds them as extracted.
 
     `health_every` N > 0: every N-th epoch the model also dances a few
     validation songs free-running (training/health_check.py): figures in `history.jsonl`
@@ -67,6 +68,7 @@ class TrainConfig:
     velocity_weight: float = 0.0
     snapshot_every: int = 0
     scale_poses: bool = True
+    scale_music: bool = True
     health_every: int = 10
 
     def __post_init__(self) -> None:
@@ -83,7 +85,7 @@ class TrainConfig:
                 or not 0 <= self.val_fraction < 1):
             raise DanceRevError(f"training val_fraction must be in [0, 1), "
                                 f"got {self.val_fraction!r}")
-        for name in ("mirror", "scale_poses"):
+        for name in ("mirror", "scale_poses", "scale_music"):
             if not isinstance(getattr(self, name), bool):
                 raise DanceRevError(f"training {name} must be true or false, "
                                     f"got {getattr(self, name)!r}")

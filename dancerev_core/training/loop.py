@@ -80,6 +80,11 @@ from .health_check import validation_health
 from .progress import Progress
 from .validation import validation_loss
 
+# A music channel's scale is at least half the median channel's: most of the 438 are
+# tempogram lags in [0, 1], and a lag nearly constant in training must not turn a new
+# song's value there into tens of units.
+MUSIC_SPREAD_FLOOR = 0.5
+
 
 def train(data: TrainingData, model_config: ModelConfig, config: TrainConfig,
           out_dir: str | Path, *, device: str = "auto", resume: Checkpoint | None = None,
@@ -138,6 +143,9 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
     if resume is None and config.scale_poses and not model_config.pose_scale:
         mean, scale = fit_scaling(data.train.poses)
         model_config = replace(model_config, pose_mean=mean, pose_scale=scale)
+    if resume is None and config.scale_music and not model_config.music_scale:
+        mean, scale = fit_scaling(data.train.features, floor_share=MUSIC_SPREAD_FLOOR)
+        model_config = replace(model_config, music_mean=mean, music_scale=scale)
     train_windows, val_windows = (scaled_windows(windows, model_config)
                                   for windows in (data.train, data.val))
     torch.manual_seed(config.seed)

@@ -87,6 +87,8 @@ def test_a_checkpoint_decodes_itself(salsa_poses):
     ({"pose_mean": [0.0] * 72, "pose_scale": [1.0] * 71}, "both hold 72 values"),
     ({"pose_mean": [0.0] * 72, "pose_scale": [0.0] * 72}, "must be positive"),
     ({"pose_mean": ["a"] * 72, "pose_scale": [1.0] * 72}, "list of finite numbers"),
+    ({"music_mean": [0.0] * 438, "music_scale": [1.0] * 72}, "both hold 438 values"),
+    ({"music_mean": [0.0] * 438, "music_scale": [-1.0] * 438}, "music_scale values must be"),
 ])
 def test_bad_encodings_are_refused_in_one_line(values, message):
     with pytest.raises(DanceRevError, match=message):
@@ -104,3 +106,27 @@ def test_a_checkpoint_from_before_the_encoding_loads_as_the_papers_layout():
     assert "pose_encoding" not in header["model"]
     config = load_checkpoint(DEFAULT_MODEL).config
     assert config.pose_encoding == "absolute" and config.pose_scale == ()
+
+
+def test_the_encoder_hears_music_scaled_by_the_training_statistics():
+    """A model with music statistics equals the same weights fed pre-scaled features; the
+    statistics live in the config, so the weights file holds the same tensors either way."""
+    import torch
+
+    from dancerev_core.model.network import Seq2Seq
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 40, 438)) * rng.uniform(0.1, 300, size=438)  # MFCC-like
+    mean, scale = fit_scaling(features, floor_share=0.5)
+    sizes = dict(joint_set="canonical24", d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8,
+                 d_inner=32, window=4, decoder_hidden=24, dropout=0.0)
+    scaled_model = Seq2Seq(ModelConfig(**sizes, music_mean=mean, music_scale=scale)).eval()
+    plain_model = Seq2Seq(ModelConfig(**sizes)).eval()
+    assert scaled_model.state_dict().keys() == plain_model.state_dict().keys()
+    plain_model.load_state_dict(scaled_model.state_dict())
+    raw = torch.tensor(features, dtype=torch.float32)
+    prescaled = torch.tensor((features - mean) / np.array(scale), dtype=torch.float32)
+    with torch.no_grad():
+        heard = scaled_model.encode(raw)
+        torch.testing.assert_close(heard, plain_model.encode(prescaled), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(heard, plain_model.encode(raw), atol=1e-2)

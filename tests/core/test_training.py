@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -179,6 +180,14 @@ def test_epochs_zero_writes_the_initialised_model(dataset, tmp_path, config_file
     fresh = Seq2Seq(checkpoint.config).state_dict()
     assert all(torch.equal(t, fresh[k]) for k, t in checkpoint.model.state_dict().items())
     assert history(out) == [] and not (out / "best.json").exists()
+    # the data's statistics, fitted before the first step, travel in the checkpoint's config
+    config = checkpoint.config
+    assert len(config.pose_scale) == config.pose_size and len(config.music_scale) == 438
+    settings = TrainConfig(**checkpoint.training["train_config"])
+    data = load_training_data(dataset, seq_len=settings.seq_len, joint_set="canonical24",
+                              val_fraction=settings.val_fraction, seed=settings.seed)
+    np.testing.assert_allclose(config.music_mean, data.train.features.reshape(-1, 438).mean(0),
+                               rtol=1e-4, atol=1e-4)
 
 
 def test_a_diverging_loss_stops_with_the_epoch_and_step(dataset, tmp_path, config_file,

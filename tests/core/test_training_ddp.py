@@ -21,6 +21,7 @@ from dancerev_core.skeletons import BODY_25
 from dancerev_core.training import TrainConfig, load_training_data
 from dancerev_core.training.batches import epoch_batches, epoch_seeds
 from dancerev_core.training.checkpointing import weights_digest
+from dancerev_core.training.loop import MUSIC_SPREAD_FLOOR
 from tests.conftest import REPO_ROOT
 
 MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
@@ -46,8 +47,10 @@ def reference_run(data, model_config, config, world_size=2):
     Returns the weights and each epoch's training loss as the loop reports it.
     """
     mean, scale = fit_scaling(data.train.poses)  # the decoder's frames, scaled as the loop does
+    music_mean, music_scale = fit_scaling(data.train.features, MUSIC_SPREAD_FLOOR)  # and music
     torch.manual_seed(config.seed)
-    model = Seq2Seq(replace(model_config, pose_mean=mean, pose_scale=scale))
+    model = Seq2Seq(replace(model_config, pose_mean=mean, pose_scale=scale,
+                            music_mean=music_mean, music_scale=music_scale))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     x = torch.from_numpy(data.train.features)
     y = torch.from_numpy(scale_poses(data.train.poses, mean, scale))
