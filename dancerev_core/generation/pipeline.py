@@ -29,6 +29,22 @@ if TYPE_CHECKING:
     from ..model.checkpoint import Checkpoint
 
 DECODERS = ("fast", "plain")
+# The decoder starts from a fixed "beginning of pose" frame and needs a moment to find its
+# way into a dance (issue 15: a quick turn at the start of every dance, bench/opening_turn.py).
+# It runs this long on the music before the span asked for, and that part is dropped.
+PREROLL_SECONDS = 1.0
+
+
+def with_preroll(features: np.ndarray, first: int, stop: int, frames: int
+                 ) -> tuple[np.ndarray, int]:
+    """Features [first, stop) with up to `frames` frames of music before them, and how many.
+
+    The song's own music before `first`; where the song starts sooner, it continues mirrored
+    about the song's first frame (frame -j plays frame j), so the music runs on smoothly.
+    """
+    lowest = max(first - frames, -(len(features) - 1))
+    before = features[np.abs(np.arange(lowest, first))]
+    return np.concatenate([before, features[first:stop]]), len(before)
 
 
 def frame_span(features: MusicFeatures, seconds: float | None, start: float) -> tuple[int, int]:
@@ -88,8 +104,10 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
     fp32 result; the rearranged fp32 path on other devices); "plain" is the straightforward
     fp32 loop `Seq2Seq.generate`. Any length works: the encoder runs in windows and the
     decoder needs constant memory per step. `progress(done, total)` (fast decoder only) is
-    called every few dozen frames; an exception raised there cancels. These are the
-    model's poses as decoded; `finish_dance` turns them into what users get.
+    called every few dozen frames; an exception raised there cancels (its total includes
+    the pre-roll: the decoder first runs PREROLL_SECONDS on the music before the span, see
+    `with_preroll`, and those frames are dropped). These are the model's poses as decoded;
+    `finish_dance` turns them into what users get.
     """
     import torch
 
@@ -107,10 +125,11 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
         raise DanceRevError(f"features are at {features.fps:g} fps, model "
                             f"{checkpoint.path.name} at {config.fps:g} fps")
     first, stop = frame_span(features, seconds, start)
+    span, preroll = with_preroll(features.features, first, stop,
+                                 round(PREROLL_SECONDS * config.fps))
     model = checkpoint.model
     device = next(model.parameters()).device
-    music = torch.from_numpy(np.ascontiguousarray(features.features[first:stop],
-                                                  dtype=np.float32)).to(device)
+    music = torch.from_numpy(np.ascontiguousarray(span, dtype=np.float32)).to(device)
     generator = torch.Generator().manual_seed(seed)
     if decoder == "plain":
         poses = model.generate(music, generator, num)
@@ -120,7 +139,7 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
         poses = fast_generate(model, music, generator, num, precision=precision,
                               progress=progress)
         used = f"fast {precision}"
-    poses = model_poses_to_layout(poses.float().cpu().numpy(), config)
+    poses = model_poses_to_layout(poses[:, preroll:].float().cpu().numpy(), config)
     audio_start = first / features.fps
     length = (stop - first) / features.fps
     beats = np.asarray(features.beat_times, dtype=np.float64) - audio_start

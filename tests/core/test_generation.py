@@ -11,8 +11,15 @@ import torch
 from dancerev_core.cli import main
 from dancerev_core.errors import DanceRevError
 from dancerev_core.formats.motion_npz import load_motion
+from dancerev_core.generation import pipeline
 from dancerev_core.generation.beat_sync import sync_to_beats
-from dancerev_core.generation.pipeline import generate_dance, poses_to_motion, variation_paths
+from dancerev_core.generation.pipeline import (
+    PREROLL_SECONDS,
+    generate_dance,
+    poses_to_motion,
+    variation_paths,
+    with_preroll,
+)
 from dancerev_core.generation.plausible import plausible_positions, settled_start
 from dancerev_core.model import ModelConfig, Seq2Seq, load_checkpoint, save_checkpoint
 from dancerev_core.model.fast_decode import (
@@ -59,8 +66,11 @@ def test_motion_in_the_checkpoints_joint_set_fps_and_layout(tmp_path, joints, di
     # the positions are the model's poses, unflattened joint-major and made absolute, their
     # opening rush held still; 3D ones get constant bones and the floor (plausible.py); then
     # re-timed onto the beats (beat_sync.py), and 3D ones made plausible again
-    poses = checkpoint.model.generate(torch.from_numpy(song.features),
-                                      torch.Generator().manual_seed(0))[0].numpy()
+    # the decoder runs a pre-roll on the music first (the opening mirrored here), dropped
+    span, preroll = with_preroll(song.features, 0, song.num_frames, 15)
+    assert preroll == round(PREROLL_SECONDS * 15)
+    poses = checkpoint.model.generate(torch.from_numpy(span),
+                                      torch.Generator().manual_seed(0))[0].numpy()[preroll:]
     layout = model_poses_to_layout(poses, checkpoint.config)  # the root's travel integrated
     raw = settled_start(poses_to_motion(layout, joints, 15.0).positions, 15.0)
     canonical = joints == "canonical24"
@@ -74,6 +84,20 @@ def test_motion_in_the_checkpoints_joint_set_fps_and_layout(tmp_path, joints, di
     assert "beat_sync" not in own_timing.meta
     assert dance.meta["beat_times"] == pytest.approx(list(song.beat_times))
     assert dance.meta["audio_start"] == 0.0 and dance.meta["variation"] == 1
+
+
+def test_the_preroll_is_the_music_before_the_span_or_its_opening_mirrored():
+    features = np.arange(20, dtype=np.float32)[:, None]  # frame k holds k
+    span, preroll = with_preroll(features, 8, 12, 5)  # music before the span: the song's own
+    assert preroll == 5 and span[:, 0].tolist() == [3, 4, 5, 6, 7, 8, 9, 10, 11]
+    span, preroll = with_preroll(features, 2, 12, 5)  # 2 frames of it, then mirrored
+    assert preroll == 5 and span[:, 0].tolist()[:7] == [3, 2, 1, 0, 1, 2, 3]
+    span, preroll = with_preroll(features, 0, 3, 5)  # from the start: all of it mirrored
+    assert preroll == 5 and span[:, 0].tolist() == [5, 4, 3, 2, 1, 0, 1, 2]
+    span, preroll = with_preroll(features[:3], 0, 3, 5)  # a 3-frame song has 2 to mirror
+    assert preroll == 2 and span[:, 0].tolist() == [2, 1, 0, 1, 2]
+    span, preroll = with_preroll(features[:1], 0, 1, 5)  # one frame: nothing to mirror
+    assert preroll == 0 and span[:, 0].tolist() == [0]
 
 
 def test_span_from_start_for_seconds_with_beats_relative_to_frame_zero(tmp_path):
@@ -94,8 +118,17 @@ def test_span_from_start_for_seconds_with_beats_relative_to_frame_zero(tmp_path)
         generate_dance(music(fps=30.0), checkpoint)
 
 
+@pytest.fixture
+def no_preroll(monkeypatch):
+    """Variations differ by the decoder's random initial state. An untrained test model
+    forgets it within the 1-s pre-roll; a trained one does not (the shipped model's
+    variations lie 0.16 m apart per joint with the pre-roll, 0.13 m without), so tests of
+    how variations differ run these small models without it."""
+    monkeypatch.setattr(pipeline, "PREROLL_SECONDS", 0.0)
+
+
 @pytest.mark.parametrize("decoder", ["fast", "plain"])
-def test_same_seed_same_dance_and_variations_differ(tmp_path, decoder):
+def test_same_seed_same_dance_and_variations_differ(tmp_path, decoder, no_preroll):
     checkpoint = make_checkpoint(tmp_path)
     song = music(frames=60)
     first = generate_dance(song, checkpoint, seed=5, num=3, decoder=decoder)
@@ -197,7 +230,7 @@ def write_tone(path, seconds: float = 2.0) -> None:
     soundfile.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22_050)
 
 
-def test_cli_generates_dances_for_a_real_song(tmp_path, monkeypatch, capsys):
+def test_cli_generates_dances_for_a_real_song(tmp_path, monkeypatch, capsys, no_preroll):
     monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path / "cache"))
     audio = tmp_path / "excerpt.wav"
     write_excerpt(audio, 15.0)
