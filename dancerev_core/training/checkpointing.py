@@ -50,19 +50,22 @@ def agreed_digests(model: torch.nn.Module, dist: DistEnv, epoch: int) -> list[st
 
 def save_epoch(out_dir: Path, model: torch.nn.Module, record: dict[str, Any],
                tensors: dict[str, torch.Tensor], *, improved: bool, snapshot_every: int) -> None:
-    """Commit an epoch: `best` when it improved, then `last`, and every N-th a snapshot.
+    """Commit an epoch: `best` when it improved, every N-th a snapshot, then `last`.
 
-    `best` goes first: a kill in between leaves `last` at the previous epoch, and resuming
-    redoes this one. Snapshots are float16 weights without the optimizer state.
+    `last` goes last, as the commit: a kill before it leaves `last` at the previous epoch, and
+    resuming redoes this one, saving its `best` and snapshot again under the same names, which
+    removes what the killed saves left (a snapshot saved after `last` would never be redone:
+    lost, its temp files left for good). Snapshots are float16 weights without the optimizer
+    state.
     """
     epoch = record["epoch"]
     if improved:
         save_checkpoint(out_dir / BEST, model, record, tensors)
-    save_checkpoint(out_dir / LAST, model, record, tensors)
     if snapshot_every and epoch and epoch % snapshot_every == 0:
         weights_only = {k: v for k, v in record.items() if k != "optimizer"}
         save_checkpoint(out_dir / SNAPSHOTS / f"e{epoch:04d}", model, weights_only,
                         weights_dtype=torch.float16)
+    save_checkpoint(out_dir / LAST, model, record, tensors)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any],

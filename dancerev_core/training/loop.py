@@ -13,8 +13,9 @@ in the output folder (rank 0 only):
 - `best.json`: see BEST below;
 - `history.jsonl`: one JSON line per epoch (epoch, train_loss, val_loss, self_fed_length,
   frames_per_second, seconds, health: the free-running figures of `health_check` every
-  `health_every` epochs, else null), appended after `last` is committed; on resume, lines
-  after the checkpoint's epoch (a kill between the two writes) are dropped;
+  `health_every` epochs, else null), appended just before `last` is committed (the epoch's
+  commit point: a history line after it could be lost to a kill); on resume, lines after the
+  checkpoint's epoch (a kill between the two writes) are dropped;
 - `health.png`: those figures over the epochs;
 - `tensorboard/`: the same scalars, when the tensorboard package is installed.
 
@@ -252,7 +253,7 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
             torch_dist.all_reduce(totals)
         train_loss = (totals[0] / totals[1]).item()
 
-        # validation, then commit the epoch: checkpoints first, the history after them
+        # validation, then commit the epoch: the history line first, `last` at the very end
         val_loss = validation_loss(model, val_windows, mask, config.batch_size, device,
                                    config.seed, dist, amp_dtype)
         health = None
@@ -265,13 +266,13 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         if improved:
             best = {"epoch": epoch, "loss": metric, "self_fed_length": stage,
                     "metric": "val_loss" if val_loss is not None else "train_loss"}
-        save(epoch, stage, improved)
         entry = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                  "self_fed_length": stage,
                  "frames_per_second": round(frames / seconds_training, 1),
                  "seconds": round(time.perf_counter() - started, 3),
                  "health": health.as_dict() if health is not None else None}
         shown.end_epoch(entry)
+        save(epoch, stage, improved)
         if on_epoch is not None:
             on_epoch(dict(entry))
     shown.close()
