@@ -31,6 +31,7 @@ WORKER_MODULE = "dancerev_core.worker"
 TERMINAL_EVENTS = ("result", "error", "cancelled")
 STATES = ("idle", "running", "cancelling", "done", "failed", "cancelled")
 CANCEL_TIMEOUT = 1.0  # seconds a worker gets to stop after a cancel before it is killed
+KILL_GRACE = 0.5  # seconds between the SIGTERM of that kill and its SIGKILL
 STDERR_LINES = 50
 RUNTIME_MODULES = ("torch", "librosa")
 _PROBE = ("import importlib.util as u, sys; "
@@ -340,7 +341,7 @@ class WorkerJob:
             return
         process.terminate()
         try:
-            process.wait(timeout=0.5)
+            process.wait(timeout=KILL_GRACE)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -27,3 +27,25 @@ def model(tmp_path_factory):
     return save_checkpoint(folder / "tiny", Seq2Seq(ModelConfig(joint_set="canonical24",
                                                                 **TINY_MODEL)),
                            training={"epoch": 0})
+
+
+@pytest.fixture
+def stops_its_workers(monkeypatch):
+    """Every worker the add-on starts during the test is stopped when the test ends.
+
+    `dance` in this process waits for its worker without a deadline; when a test's own
+    deadline (pytest-timeout) stops it, this keeps a hung worker from outliving the test.
+    """
+    from addon import jobs
+
+    started = []
+    start = jobs.WorkerJob.start
+
+    def recording_start(job):
+        started.append(job)
+        return start(job)
+
+    monkeypatch.setattr(jobs.WorkerJob, "start", recording_start)
+    yield
+    for job in started:
+        job.cancel(wait=True)  # nothing for a finished job; else a cancel, then a kill

@@ -12,6 +12,10 @@ from tests.conftest import REPO_ROOT
 
 bpy = pytest.importorskip("bpy")
 
+# The slowest test, a dance through the installed zip's own worker, takes about 5 s with the
+# build; the deadline makes a hung worker or build fail the test instead of hanging the run.
+pytestmark = pytest.mark.timeout(120, method="signal")
+
 
 @pytest.fixture(scope="module")
 def extension_zip(tmp_path_factory):
@@ -28,6 +32,24 @@ def test_zip_carries_addon_core_and_rigs(extension_zip):
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert "dancerev_core/motion.py" in names and "rigs/cmu_daz.json" in names
     assert not any("__pycache__" in name for name in names)
+
+
+@pytest.mark.parametrize("shipped", ["dance-default.json", "lifter.json"])
+def test_zip_carries_the_shipped_weights_byte_for_byte(extension_zip, shipped):
+    """The built-in dance model and the lifter travel in the zip as the repository has them:
+    without them an installed extension has no default model and cannot lift."""
+    pretrained = REPO_ROOT / "dancerev_core" / "pretrained"
+    with zipfile.ZipFile(extension_zip) as archive:
+        packed = archive.read(f"dancerev_core/pretrained/{shipped}")
+        weights = json.loads(packed)["weights"]  # the exact file the JSON names
+        assert packed == (pretrained / shipped).read_bytes()
+        assert archive.read(f"dancerev_core/pretrained/{weights}") == (
+            pretrained / weights).read_bytes()
+        stem = shipped.removesuffix(".json")
+        stale = [name for name in archive.namelist()
+                 if name.startswith(f"dancerev_core/pretrained/{stem}.")
+                 and name.endswith(".safetensors") and not name.endswith(f"/{weights}")]
+        assert stale == [], "weights no JSON names would only make the zip larger"
 
 
 def test_installs_and_enables_headless(extension_zip):

@@ -1,4 +1,9 @@
-"""`dancerev dance` and `dancerev batch`: the main job headless, outputs checked by reading them."""
+"""`dancerev dance` and `dancerev batch`: the main job headless, outputs checked by reading them.
+
+`dance` waits for its worker without a deadline of its own, so each test has one
+(pytest-timeout): a worker that hangs fails the test instead of hanging the run, and is
+stopped when the test ends.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ from dancerev_core.commands.batch import read_manifest
 from tests.conftest import REPO_ROOT, shared_data
 
 SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+
+pytestmark = [pytest.mark.timeout(180, method="signal"),  # the slowest test takes about 5 s
+              pytest.mark.usefixtures("stops_its_workers")]
 
 
 @pytest.fixture(autouse=True)

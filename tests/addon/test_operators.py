@@ -1,6 +1,8 @@
 """The Dance panel's operators, run headless with the bpy module and a real worker process.
 
-The same tests run inside a Blender executable through pytest-blender (see the README).
+The same tests run inside a Blender executable through pytest-blender (see the README). Some
+tests tick the runs until the worker reports a stage: each test has a deadline
+(pytest-timeout), so a worker that never does fails the test instead of hanging the run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from tests.conftest import shared_data, song_excerpt
 from tests.core.test_worker import paper_dataset  # noqa: F401 (a fixture)
 
 SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+
+pytestmark = pytest.mark.timeout(180, method="signal")  # the slowest test takes about 7 s
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """The worker process, run for real: the protocol, every job, cancel, bad input.
 
 Each test starts `python -m dancerev_core.worker` with the venv's Python and speaks to it as
-the add-on does (stdin kept open, since EOF means "the add-on went away").
+the add-on does (stdin kept open, since EOF means "the add-on went away"). Reading its lines
+blocks, so a worker that hangs would hang the run: every test here has a deadline
+(pytest-timeout), after which it fails and its workers are killed.
 """
 
 from __future__ import annotations
@@ -24,13 +26,23 @@ from dancerev_core.worker import (
     EXIT_OK,
     PROTOCOL_VERSION,
 )
+from dancerev_core.worker.control import GRACE_SECONDS, HARD_SECONDS
 from tests.conftest import shared_data, song_excerpt
+
+# The slowest test here takes about 5 s; the signal method interrupts a blocking pipe read.
+pytestmark = pytest.mark.timeout(120, method="signal")
 
 SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"  # 61 s
 LONG_SONG = "Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg"  # 133 s
 TINY_MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
                   decoder_hidden=32)
-CANCEL_LATENCY = 1.0  # seconds from the cancel line to the worker's exit
+# Seconds from the cancel line to the worker's exit. The design promises a second (control.py;
+# also how long the add-on waits before it escalates: addon/jobs.py CANCEL_TIMEOUT); measured
+# 0.05-0.2 s here. The limit adds a second of room for a shared, noisy machine and stays well
+# below GRACE_SECONDS + HARD_SECONDS, when a job that ignored the cancel is abandoned.
+CANCEL_PROMISE = 1.0
+NOISE_MARGIN = 1.0
+CANCEL_LATENCY = CANCEL_PROMISE + NOISE_MARGIN
 TERMINAL = ("result", "error", "cancelled")
 
 
@@ -133,6 +145,15 @@ def checkpoint(folder: Path, **changes) -> Path:
     torch.manual_seed(0)
     model = Seq2Seq(ModelConfig(**{**TINY_MODEL, "joint_set": "canonical24", **changes}))
     return save_checkpoint(folder / "model", model, training={"epoch": 0})
+
+
+def assert_stopped_promptly(what: str, events: list[dict], code: int, seconds: float) -> None:
+    """The job stopped at its own check or at the interrupt, not at the give-up."""
+    print(f"{what} cancel latency {seconds:.3f} s")
+    cancelled = events[-1]
+    assert code == EXIT_CANCELLED and cancelled["event"] == "cancelled", cancelled
+    assert "abandoned" not in cancelled["message"], cancelled
+    assert seconds < CANCEL_LATENCY < GRACE_SECONDS + HARD_SECONDS
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -250,16 +271,28 @@ def test_a_second_request_while_a_job_runs_is_answered_and_the_job_goes_on(start
     assert events.index(busy[0]) < len(events) - 1
 
 
-def test_cancel_interrupts_an_analysis_in_native_code(start):
+@pytest.fixture(scope="module")
+def six_long_songs(tmp_path_factory):
+    """LONG_SONG six times over (13 min) as a wav: its analysis takes several times the cancel
+    limit (7 s here), so a cancel that waited for the analysis to end would fail."""
+    import soundfile
+
+    from dancerev_core.music.audio import load_audio
+
+    rate = 22050
+    waveform = load_audio(shared_data("music", LONG_SONG), rate)
+    path = tmp_path_factory.mktemp("long-song") / "six-times.wav"
+    soundfile.write(path, np.tile(waveform, 6), rate)
+    return path
+
+
+def test_cancel_interrupts_an_analysis_in_native_code(start, six_long_songs):
     """No progress callback runs inside the analysis: the interrupt fallback stops it."""
-    worker = start({"job": "analyse", "song": str(shared_data("music", LONG_SONG)),
-                    "use_cache": False})
+    worker = start({"job": "analyse", "song": str(six_long_songs), "use_cache": False})
     worker.until(lambda e: e["event"] == "progress" and e["stage"] == "analyse")
-    time.sleep(0.2)  # well inside the decoding and feature extraction (about 3 s in all)
+    time.sleep(0.2)  # well inside the decoding and feature extraction
     events, code, seconds = worker.cancel()
-    print(f"analysis cancel latency {seconds:.3f} s")
-    assert code == EXIT_CANCELLED and events[-1]["event"] == "cancelled"
-    assert seconds < CANCEL_LATENCY
+    assert_stopped_promptly("analysis", events, code, seconds)
 
 
 # -- generate --------------------------------------------------------------------------------
@@ -308,10 +341,9 @@ def test_cancel_a_long_generation_leaves_nothing(start, tmp_path, how):
     worker.until(lambda e: e["event"] == "progress" and e["stage"] == "generate"
                  and e["done"] > 0)
     events, code, seconds = worker.cancel(close=how == "stdin closed")
-    print(f"generation cancel latency ({how}) {seconds:.3f} s")
-    assert code == EXIT_CANCELLED and seconds < CANCEL_LATENCY
+    assert_stopped_promptly(f"generation ({how})", events, code, seconds)
     reason = "cancel requested" if how == "cancel line" else "stdin closed"
-    assert events[-1]["event"] == "cancelled" and reason in events[-1]["message"]
+    assert reason in events[-1]["message"]
     assert leftovers(out) == []
 
 
@@ -394,11 +426,9 @@ def test_cancel_training_keeps_the_last_checkpoint_to_resume(start, paper_datase
     worker.until(lambda e: e.get("stage") == "epoch" and e["epoch"] == 2)
     worker.until(lambda e: e.get("stage") == "train")  # into epoch 3
     events, code, seconds = worker.cancel()
-    print(f"training cancel latency {seconds:.3f} s")
-    assert code == EXIT_CANCELLED and seconds < CANCEL_LATENCY
+    assert_stopped_promptly("training", events, code, seconds)
     cancelled = events[-1]
-    assert cancelled["event"] == "cancelled" and cancelled["last_checkpoint"] == str(
-        out / "last.json")
+    assert cancelled["last_checkpoint"] == str(out / "last.json")
     epoch = load_run(out).training["epoch"]
     assert epoch >= 2 and cancelled["epoch"] == epoch
     assert not [name for name in leftovers(out) if name.endswith(".tmp")]
