@@ -18,7 +18,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from . import keyframes
+from . import compat, keyframes
 from .armature import armature_rest
 from .core import dancerev_core, errors, motion, motion_npz, retarget
 
@@ -48,7 +48,7 @@ class DancePlan:
 def song_from_strip(scene: bpy.types.Scene, name: str) -> tuple[Path, float]:
     """(song file, scene frame where its second 0 plays) of a sound strip."""
     editor = scene.sequence_editor
-    strip = editor.strips_all.get(name) if editor is not None and name else None
+    strip = next((s for s in compat.all_strips(editor) if s.name == name), None) if name else None
     if strip is None or strip.type != "SOUND" or strip.sound is None:
         raise DanceRevError(f"no sound strip named {name!r} in scene {scene.name!r}")
     path = Path(bpy.path.abspath(strip.sound.filepath, library=strip.sound.library))
@@ -132,6 +132,15 @@ def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str]
     return dances
 
 
+def skipped_song_notice(plan: DancePlan) -> str:
+    """The one line to show when the song strip could not be added (this Blender has no
+    audio: the bpy 4.2 wheel); empty otherwise. The dance is applied all the same."""
+    if plan.add_song and not compat.has_audio():
+        return (f"this Blender has no audio (built without Audaspace): the song strip for "
+                f"{plan.song.name} was skipped; the dance is applied")
+    return ""
+
+
 def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
                  ) -> list[bpy.types.Action]:
     """The worker's dances as Actions on the character: the first plays, all are kept.
@@ -154,7 +163,7 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
         action["dancerev_seed"] = int(result.get("seed", plan.seed))
         actions.append(action)
     end_frame = int(np.ceil(dances[0][1][-1])) if dances else scene.frame_end
-    if plan.add_song:
+    if plan.add_song and compat.has_audio():
         keyframes.add_song_strip(scene, str(plan.song), plan.frame_start, plan.start)
     if plan.beat_markers:
         keyframes.add_beat_markers(scene, result.get("beat_times", []), plan.frame_start)

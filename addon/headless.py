@@ -163,6 +163,8 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
         result = run_worker(dance.generate_request(plan, scratch), log)
         timings.lap("generate")
         actions = dance.apply_dances(scene, plan, result)
+        if notice := dance.skipped_song_notice(plan):
+            log(f"notice: {notice}")
         timings.lap("keyframes")
         # Every output under its partial name first; they replace the user's files together,
         # once the last one is complete (an interrupted render leaves the old .blend too).

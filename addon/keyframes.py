@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import bpy
 import numpy as np
 
+from . import compat
 from .armature import ensure_pose
 from .core import errors, motion, retarget
 
@@ -36,7 +37,6 @@ rotations = retarget.rotations
 MARK = "dancerev"  # ID property on a DanceRev Action: what it is
 PREVIOUS_ACTION = "dancerev_previous_action"  # ID property: the Action assigned before
 PREVIOUS_STATE = "dancerev_previous_state"  # ID property: JSON of slot, blend, properties
-SLOT_NAME = "Dance"
 MAX_NAME = 63  # ID names before Blender 5.0
 BEAT_MARKER = re.compile(r"^beat \d+$")
 
@@ -122,27 +122,6 @@ def _interpolation_value(name: str) -> int:
     return bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[name].value
 
 
-def _curve_factory(action: bpy.types.Action):
-    """A function making the Action's F-curves: slotted Actions (Blender 4.4+) get one slot
-    and its channelbag; Blender 4.2/4.3 Actions hold their F-curves themselves."""
-    if hasattr(action, "slots"):
-        slot = action.slots.new(id_type="OBJECT", name=SLOT_NAME)
-        try:
-            from bpy_extras.anim_utils import action_ensure_channelbag_for_slot
-            channelbag = action_ensure_channelbag_for_slot(action, slot)
-        except ImportError:  # 4.4 before the helper existed
-            layer = action.layers.new("Layer")
-            channelbag = layer.strips.new(type="KEYFRAME").channelbag(slot, ensure=True)
-
-        def new(path: str, index: int, group: str) -> bpy.types.FCurve:
-            return channelbag.fcurves.new(path, index=index, group_name=group)
-        return new
-
-    def new_legacy(path: str, index: int, group: str) -> bpy.types.FCurve:
-        return action.fcurves.new(path, index=index, action_group=group)
-    return new_legacy
-
-
 def _write_curve(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray,
                  interpolation: int) -> None:
     """All keys of one F-curve at once: frames and values are float arrays of equal length."""
@@ -209,7 +188,7 @@ def new_dance_action(obj: bpy.types.Object, result: retarget.Retargeted, frames:
     switches = switch_channels(obj, result)
     action = bpy.data.actions.new(name)
     action[MARK] = 1
-    new_curve = _curve_factory(action)
+    new_curve = compat.curve_factory(action)
     kind = _interpolation_value(interpolation)
     for path, index, group, values in channels:
         _write_curve(new_curve(path, index, group), frames, values, kind)
@@ -223,10 +202,6 @@ def new_dance_action(obj: bpy.types.Object, result: retarget.Retargeted, frames:
 def is_dance_action(action: bpy.types.Action | None) -> bool:
     """Whether an Action is one of DanceRev's (marked by an ID property)."""
     return action is not None and MARK in action
-
-
-def _slot_of(action: bpy.types.Action, handle: int):
-    return next((slot for slot in action.slots if slot.handle == handle), None)
 
 
 POSE_CHANNELS = {"location": (0.0, 0.0, 0.0), "rotation_quaternion": (1.0, 0.0, 0.0, 0.0),
@@ -262,10 +237,7 @@ def _record(obj: bpy.types.Object, result: retarget.Retargeted) -> tuple[dict, o
         if anim is not None:
             state.update(blend_type=anim.action_blend_type, influence=anim.action_influence,
                          extrapolation=anim.action_extrapolation)
-            if hasattr(anim, "action_slot"):
-                slot = anim.action_slot
-                state.update(slot_handle=slot.handle if slot else None,
-                             last_slot_identifier=anim.last_slot_identifier)
+            state.update(compat.slot_state(anim))
     known = {(bone, prop) for bone, prop, _ in state["properties"]}
     bones = obj.pose.bones
     for item in result.bone_map.set_properties:
@@ -286,8 +258,7 @@ def assign_action(obj: bpy.types.Object, action: bpy.types.Action) -> None:
     """Make `action` (and its first slot) the object's active Action, fully weighted."""
     anim = obj.animation_data or obj.animation_data_create()
     anim.action = action
-    if hasattr(anim, "action_slot") and action is not None and len(action.slots):
-        anim.action_slot = action.slots[0]
+    compat.use_first_slot(anim, action)
     anim.action_blend_type = "REPLACE"
     anim.action_influence = 1.0
     anim.action_extrapolation = "HOLD"
@@ -319,16 +290,7 @@ def apply_dance(obj: bpy.types.Object, result: retarget.Retargeted, frames: np.n
     return action
 
 
-def action_fcurves(action: bpy.types.Action) -> list[bpy.types.FCurve]:
-    """The F-curves of an Action's first slot (4.4+) or of the Action itself (4.2/4.3)."""
-    if not hasattr(action, "slots"):
-        return list(action.fcurves)
-    if not len(action.slots):
-        return []
-    from bpy_extras.anim_utils import action_get_channelbag_for_slot
-
-    bag = action_get_channelbag_for_slot(action, action.slots[0])
-    return list(bag.fcurves) if bag else []
+action_fcurves = compat.action_fcurves  # the F-curves of a DanceRev Action, any version
 
 
 def share_record(source: bpy.types.Action, target: bpy.types.Action) -> None:
@@ -366,11 +328,7 @@ def remove_dance(obj: bpy.types.Object) -> bool:
     state = json.loads(action[PREVIOUS_STATE])
     previous = action.get(PREVIOUS_ACTION)
     anim.action = previous
-    if "slot_handle" in state:
-        if previous is not None:
-            handle = state["slot_handle"]
-            anim.action_slot = None if handle is None else _slot_of(previous, handle)
-        anim.last_slot_identifier = state["last_slot_identifier"]
+    compat.restore_slot(anim, previous, state)
     if "blend_type" in state:
         anim.action_blend_type = state["blend_type"]
         anim.action_influence = state["influence"]
@@ -416,26 +374,24 @@ def remove_beat_markers(scene: bpy.types.Scene) -> int:
     return len(markers)
 
 
-def _strips(scene: bpy.types.Scene):
-    editor = scene.sequence_editor or scene.sequence_editor_create()
-    return editor.strips if hasattr(editor, "strips") else editor.sequences  # 5.0 / 4.x
-
-
 def add_song_strip(scene: bpy.types.Scene, path: str, start_frame: float = 1.0,
-                   song_start: float = 0.0) -> bpy.types.Strip:
+                   song_start: float = 0.0) -> bpy.types.Strip | None:
     """The song as a sound strip whose second `song_start` plays at `start_frame`.
 
     The strip starts on the whole frame where the song's second 0 falls (or just before),
     delayed by the remaining fraction of a frame through its sound offset, so the sync is
     exact at any frame rate; the part before the dance is trimmed off. It goes on a
-    channel above every other strip.
+    channel above every other strip. None where this Blender has no audio (compat.py).
     """
-    strips = _strips(scene)
-    channel = 1 + max((strip.channel for strip in strips), default=0)
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    channel = 1 + max((strip.channel for strip in compat.strips(editor)), default=0)
     fps = scene_fps(scene)
     first = start_frame - song_start * fps  # where the song's second 0 plays
     frame = int(np.floor(first))
-    strip = strips.new_sound(f"DanceRev {os.path.basename(path)}", path, channel, frame)
+    strip = compat.add_sound_strip(editor, f"DanceRev {os.path.basename(path)}", path,
+                                   channel, frame)
+    if strip is None:
+        return None
     if hasattr(strip, "sound_offset"):  # else the sync is to the whole frame
         strip.sound_offset = (first - frame) / fps
     strip.frame_offset_start = max(0, int(np.floor(start_frame)) - frame)

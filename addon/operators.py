@@ -56,8 +56,10 @@ class GenerateRun(runs.Run):
         synced = event.get("beat_sync") or {}
         on_beat = (f", {synced['on_beat_after']} of {synced['kinematic_beats_after']} accents "
                    "on the beat" if "on_beat_after" in synced else "")
+        notice = dance.skipped_song_notice(self.plan)
         self.message = (f"{len(actions)} dance{'s' if len(actions) > 1 else ''} "
-                        f"on {armature.name}, {event.get('seconds', 0):.1f} s{on_beat}")
+                        f"on {armature.name}, {event.get('seconds', 0):.1f} s{on_beat}"
+                        + (f"; {notice}" if notice else ""))
         self.show(self.message, 1.0)
 
 

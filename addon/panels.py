@@ -7,7 +7,7 @@ from typing import Any
 
 import bpy
 
-from . import runs
+from . import compat, runs
 from .armature import armature_rest
 from .core import dancerev_core, errors, retarget
 
@@ -92,7 +92,7 @@ class DANCEREV_PT_main(DanceRevPanel, bpy.types.Panel):
         else:
             editor = context.scene.sequence_editor
             if editor is not None:
-                layout.prop_search(settings, "song_strip", editor, "strips_all")
+                layout.prop_search(settings, "song_strip", editor, compat.ALL_STRIPS_PROPERTY)
             else:
                 layout.label(text="The scene has no sound strips", icon="INFO")
         layout.prop(settings, "armature")

@@ -15,6 +15,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from . import compat
+
 PREVIEW_NAME = "DanceRev Preview"
 FLOOR_NAME = "DanceRev Floor"
 
@@ -138,8 +140,7 @@ def configure_output(scene: bpy.types.Scene, path: str | Path, size: tuple[int, 
         scene.world = bpy.data.worlds.new(PREVIEW_NAME)
         scene.world.color = (0.32, 0.35, 0.4)
     settings = render.image_settings
-    settings.media_type = "VIDEO"
-    settings.file_format = "FFMPEG"
+    compat.set_movie_output(settings)
     render.ffmpeg.format = "MPEG4"
     render.ffmpeg.codec = "H264"
     render.ffmpeg.constant_rate_factor = "MEDIUM"
@@ -165,8 +166,7 @@ def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: in
     footprint = max(high[0] - low[0], high[1] - low[1], 2.0) * 3
     add_floor(scene, (low + high) / 2, footprint)
     follow_camera(scene, points, frames, size[0] / size[1])
-    has_sound = scene.sequence_editor is not None and any(
-        strip.type == "SOUND" for strip in scene.sequence_editor.strips_all)
+    has_sound = any(strip.type == "SOUND" for strip in compat.all_strips(scene.sequence_editor))
     scene.frame_start, scene.frame_end = int(frame_start), int(frame_end)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     configure_output(scene, path, size, with_audio=has_sound)
