@@ -140,7 +140,11 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                fps: float | None = None, size: tuple[int, int] = (480, 270),
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole main job; returns {"outputs": {...}, "timings": {...}, "armature": name}."""
-    output = Path(output)
+    # Blender's writers get absolute paths: bpy 4.5 resolves a relative one elsewhere than
+    # the working folder
+    output = Path(output).absolute()
+    render_path = None if render_path is None else Path(render_path).absolute()
+    bvh_path = None if bvh_path is None else Path(bvh_path).absolute()
     if output.suffix.lower() != ".blend":
         raise DanceRevError(f"{output}: the output must be a .blend file")
     if character_file is not None and Path(character_file).resolve() == output.resolve():

@@ -10,6 +10,7 @@ warnings are one line each too.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -87,6 +88,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dancerev {args.command}: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
+
+
+def run() -> None:
+    """The `dancerev` program: `main`, then exit with its status.
+
+    bpy 4.2's module crashes (SIGSEGV) while the interpreter shuts down, after the work is
+    done and the files are written; a command that loaded it (`dance`, `demo`) would exit
+    -11 whatever happened. So once it is loaded, the process ends with the command's status
+    before that shutdown.
+    """
+    code = main()
+    bpy = sys.modules.get("bpy")
+    if bpy is not None and tuple(bpy.app.version) < (4, 3):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 @contextmanager
