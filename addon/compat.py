@@ -95,12 +95,6 @@ def use_first_slot(anim: bpy.types.AnimData, action: bpy.types.Action | None) ->
         anim.action_slot = action.slots[0]
 
 
-def strip_slot(strip: bpy.types.NlaStrip, action: bpy.types.Action) -> None:
-    """An NLA strip plays its Action's first slot (4.4+; nothing to choose before)."""
-    if SLOTTED_ACTIONS and hasattr(strip, "action_slot") and len(action.slots):
-        strip.action_slot = action.slots[0]
-
-
 # ------------------------------------------------------------------------- sequencer
 def strips(editor: bpy.types.SequenceEditor):
     """The editor's top-level strips collection (the one `new_sound` is called on)."""
@@ -122,12 +116,9 @@ ALL_STRIPS_PROPERTY = ("strips_all" if "strips_all" in bpy.types.SequenceEditor.
 def add_sound_strip(editor: bpy.types.SequenceEditor, name: str, path: str, channel: int,
                     frame: int) -> bpy.types.Strip | None:
     """A sound strip, or None where this Blender has no audio (the bpy 4.2 wheel)."""
-    try:
-        return strips(editor).new_sound(name, path, channel, frame)
-    except RuntimeError as error:
-        if "Audaspace" in str(error):
-            return None
-        raise
+    if not has_audio():
+        return None
+    return strips(editor).new_sound(name, path, channel, frame)
 
 
 def has_audio() -> bool:

@@ -163,7 +163,7 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
         action["dancerev_seed"] = int(result.get("seed", plan.seed))
         actions.append(action)
     end_frame = int(np.ceil(dances[0][1][-1])) if dances else scene.frame_end
-    if plan.add_song and compat.has_audio():
+    if plan.add_song:  # None where this Blender has no audio: skipped_song_notice
         keyframes.add_song_strip(scene, str(plan.song), plan.frame_start, plan.start)
     if plan.beat_markers:
         keyframes.add_beat_markers(scene, result.get("beat_times", []), plan.frame_start)

@@ -162,7 +162,7 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
     scratch = files.scratch_folder(output)
     files.remove_scratch(scratch)  # what a killed run left
     wanted = {"blend": output, "bvh": bvh_path, "video": render_path}
-    targets = {kind: Path(path) for kind, path in wanted.items() if path is not None}
+    targets = {kind: path for kind, path in wanted.items() if path is not None}
     try:
         result = run_worker(dance.generate_request(plan, scratch), log)
         timings.lap("generate")

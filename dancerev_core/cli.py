@@ -13,13 +13,12 @@ import argparse
 import os
 import signal
 import sys
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__
+from . import __version__, signals
 from .commands import SUBCOMMANDS
 from .errors import DanceRevError
 
@@ -71,7 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        with one_line_warnings(f"dancerev {args.command}"), terminate_as_interrupt():
+        # SIGTERM (a `kill`, a job scheduler's stop) unwinds like Ctrl-C instead of ending
+        # the process on the spot with its temp files left behind
+        with (one_line_warnings(f"dancerev {args.command}"),
+              signals.handled(signal.SIGTERM, _raise_terminated)):
             return int(args.run(args) or 0)
     except DanceRevError as error:
         print(f"dancerev {args.command}: error: {error}", file=sys.stderr)
@@ -107,22 +109,8 @@ def run() -> None:
     sys.exit(code)
 
 
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While a command runs, SIGTERM (a `kill`, a job scheduler's stop) raises Terminated
-    instead of ending the process on the spot with its temp files left behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach only the main thread; a caller in a thread keeps its own
-        return
-
-    def raise_terminated(signum: int, frame: object) -> None:
-        raise Terminated
-
-    original = signal.signal(signal.SIGTERM, raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, original)
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 @contextmanager

@@ -57,14 +57,6 @@ def partial_path(path: str | Path) -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A hidden temporary path beside `path` for a writer that takes a file name (Blender's
-    save, render and exporters); on success it replaces `path`, else it vanishes."""
-    with staged_outputs([path]) as staged:
-        yield staged[Path(path)]
-
-
-@contextmanager
 def staged_outputs(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
     """Write several outputs of one job, all or none: yields {output: partial path}.
 

@@ -20,14 +20,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import files
+from .. import files, signals
 from ..errors import InputFileError
 from .options import WORKERS, add_number
 
@@ -180,18 +179,6 @@ class JobRunner:
             files.remove_scratch(files.scratch_folder(job.settings["output"]))
 
 
-@contextmanager
-def _ignoring_interrupts() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    original = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, original)
-
-
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     with suppress(ProcessLookupError):  # it ended meanwhile
         os.killpg(process.pid, signum)
@@ -246,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
                 bar.update()
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (cli.Terminated)
             interrupted = stop
-            with _ignoring_interrupts():  # a second Ctrl-C must not cut the cleanup short
+            # a second Ctrl-C must not cut the cleanup short
+            with signals.handled(signal.SIGINT, signal.SIG_IGN):
                 runner.stop()
                 outcomes += [future.result() for future in futures if future not in collected]
     print(summary_table(outcomes))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dancerev_core.errors import InputFileError
-from dancerev_core.files import atomic_output, atomic_path, json_ready, load_json
+from dancerev_core.files import atomic_output, json_ready, load_json, staged_outputs
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_leftovers(tmp_path):
@@ -18,8 +18,8 @@ def test_a_failed_write_leaves_the_old_file_and_no_leftovers(tmp_path):
     with pytest.raises(RuntimeError), atomic_output(target, "w") as stream:
         stream.write("half of the new")
         raise RuntimeError("crash mid-write")
-    with pytest.raises(RuntimeError), atomic_path(target) as partial:
-        partial.write_text("half")
+    with pytest.raises(RuntimeError), staged_outputs([target]) as partials:
+        partials[target].write_text("half")
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "old" and sorted(tmp_path.iterdir()) == [target]
     with atomic_output(target, "w") as stream:
