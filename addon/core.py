@@ -17,5 +17,6 @@ files = importlib.import_module(".files", dancerev_core.__name__)
 motion = importlib.import_module(".motion", dancerev_core.__name__)
 motion_npz = importlib.import_module(".formats.motion_npz", dancerev_core.__name__)
 retarget = importlib.import_module(".retarget", dancerev_core.__name__)
+signals = importlib.import_module(".signals", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "files", "motion", "motion_npz", "retarget"]
+__all__ = ["dancerev_core", "errors", "files", "motion", "motion_npz", "retarget", "signals"]

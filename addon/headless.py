@@ -20,7 +20,7 @@ from typing import Any
 import bpy
 
 from . import character, dance, jobs, render
-from .core import errors, files
+from .core import errors, files, signals
 
 DanceRevError = errors.DanceRevError
 CHARACTER_SUFFIXES = (".blend", ".glb", ".gltf", ".fbx")
@@ -180,14 +180,37 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                            scene.frame_end)
                 timings.lap("bvh")
             if "video" in targets:
-                render.render_preview(armature, partials[targets["video"]], scene.frame_start,
-                                      scene.frame_end, size)
+                render_stoppable(armature, partials[targets["video"]], scene.frame_start,
+                                 scene.frame_end, size, leftovers=(*partials.values(), scratch))
                 timings.lap("render")
     finally:
         files.remove_scratch(scratch)
     return {"outputs": targets, "timings": timings.stages, "armature": armature.name,
             "actions": [action.name for action in actions], "seconds": result.get("seconds"),
             "beats": len(result.get("beat_times", []))}
+
+
+def render_stoppable(armature: bpy.types.Object, path: Path, frame_start: int, frame_end: int,
+                     size: tuple[int, int], leftovers: tuple[Path, ...]) -> None:
+    """The preview render, which Ctrl-C or SIGTERM stops within a frame, leaving nothing.
+
+    While Blender renders, a signal's KeyboardInterrupt would surface inside one of its
+    Python callbacks, be printed and dropped, and the render go on to the end (seen under
+    load: exit 0, outputs written after a Ctrl-C). So the signals are only recorded, and
+    after the frame that follows one, the job's partial files, its scratch folder and
+    Blender's temp folder are removed and the process ends with the signal's status: a
+    render cannot be cancelled from Python, and nothing of the user's has been replaced yet.
+    """
+    with signals.recorded() as received:
+        def stop_if_signalled() -> None:
+            if received:
+                print(f"dancerev dance: {signals.STOPPED[received[0]]}", file=sys.stderr)
+                signals.exit_now(128 + received[0], remove=(*leftovers, bpy.app.tempdir))
+
+        render.render_preview(armature, path, frame_start, frame_end, size,
+                              between_frames=stop_if_signalled)
+    if received:  # it came with the last frame
+        signals.raise_stop(received[0])
 
 
 def print_summary(summary: dict[str, Any], started: float) -> None:

@@ -9,6 +9,8 @@ the picture. The scene's sound strips are muxed into the video by Blender's own 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import bpy
@@ -151,12 +153,14 @@ def configure_output(scene: bpy.types.Scene, path: str | Path, size: tuple[int, 
 
 
 def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: int,
-                   frame_end: int, size: tuple[int, int] = (480, 270)) -> Path:
+                   frame_end: int, size: tuple[int, int] = (480, 270),
+                   between_frames: Callable[[], None] | None = None) -> Path:
     """Render frames frame_start..frame_end of the scene to `path` (an .mp4) and return it.
 
     The scene keeps the camera, floor and output settings, so the user can re-render or
     adjust them; the dance itself is not touched. `path` is written as it goes: callers
-    render to a partial name (`files.staged_outputs`).
+    render to a partial name (`files.staged_outputs`). `between_frames` runs after each
+    frame: a render cannot be cancelled from Python, so that is where a caller stops it.
     """
     scene = bpy.context.scene
     frames = np.unique(np.round(np.linspace(frame_start, frame_end,
@@ -170,5 +174,23 @@ def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: in
     scene.frame_start, scene.frame_end = int(frame_start), int(frame_end)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     configure_output(scene, path, size, with_audio=has_sound)
-    bpy.ops.render.render(animation=True, scene=scene.name)
+    with after_each_frame(between_frames):
+        bpy.ops.render.render(animation=True, scene=scene.name)
     return path
+
+
+@contextmanager
+def after_each_frame(callback: Callable[[], None] | None) -> Iterator[None]:
+    """`callback` as a render_post handler while the block runs."""
+    if callback is None:
+        yield
+        return
+
+    def handler(*_: object) -> None:
+        callback()
+
+    bpy.app.handlers.render_post.append(handler)
+    try:
+        yield
+    finally:
+        bpy.app.handlers.render_post.remove(handler)

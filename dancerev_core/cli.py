@@ -10,7 +10,6 @@ warnings are one line each too.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import warnings
@@ -23,11 +22,6 @@ from .commands import SUBCOMMANDS
 from .errors import DanceRevError
 
 PACKAGE = Path(__file__).resolve().parent
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that every `finally` runs: temp files go, outputs
-    stay as they were."""
 
 
 class UsageError(DanceRevError):
@@ -73,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # SIGTERM (a `kill`, a job scheduler's stop) unwinds like Ctrl-C instead of ending
         # the process on the spot with its temp files left behind
         with (one_line_warnings(f"dancerev {args.command}"),
-              signals.handled(signal.SIGTERM, _raise_terminated)):
+              signals.handled(signal.SIGTERM, signals.raise_stop)):
             return int(args.run(args) or 0)
     except DanceRevError as error:
         print(f"dancerev {args.command}: error: {error}", file=sys.stderr)
@@ -84,12 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dancerev {args.command}: error: {error.filename}: "
               f"{error.strerror or error}", file=sys.stderr)
         return 2
-    except Terminated:
-        print(f"dancerev {args.command}: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
-        print(f"dancerev {args.command}: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (signals.Terminated)
+        signum = signal.SIGTERM if isinstance(stop, signals.Terminated) else signal.SIGINT
+        print(f"dancerev {args.command}: {signals.STOPPED[signum]}", file=sys.stderr)
+        return 128 + signum
 
 
 def run() -> None:
@@ -103,14 +95,8 @@ def run() -> None:
     code = main()
     bpy = sys.modules.get("bpy")
     if bpy is not None and tuple(bpy.app.version) < (4, 3):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        signals.exit_now(code, remove=(bpy.app.tempdir,))  # what bpy's shutdown would remove
     sys.exit(code)
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
 
 
 @contextmanager

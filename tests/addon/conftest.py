@@ -51,9 +51,11 @@ def stops_its_workers(monkeypatch):
         job.cancel(wait=True)  # nothing for a finished job; else a cancel, then a kill
 
 
-# bpy 4.2's module crashes (SIGSEGV) while the interpreter shuts down, after every test has
-# reported: the run would exit 139 whatever its result. So under 4.2 the process ends with
-# pytest's own exit status once pytest is done, before that shutdown.
+# bpy's module does not always shut down cleanly once every test has reported: 4.2 crashes
+# (SIGSEGV) while the interpreter shuts down, and a CI run under 4.5.15 hung after its
+# leak report until `timeout` killed it (exit 124, with all 90 tests passed). Either way the
+# run's status would not be the tests'. So the process ends with pytest's own exit status
+# once pytest is done, before that shutdown, under every Blender.
 _EXIT_STATUS: list[int] = []
 
 
@@ -63,11 +65,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    import sys
-
     import bpy
 
-    if bpy.app.version < (4, 3) and _EXIT_STATUS:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_EXIT_STATUS[-1])
+    from dancerev_core import signals
+
+    if _EXIT_STATUS:  # what the shutdown would have removed goes first
+        signals.exit_now(_EXIT_STATUS[-1], remove=(bpy.app.tempdir, _USER_RESOURCES))
