@@ -50,6 +50,10 @@ class ModelConfig:
     # decoder: stacked LSTM cells
     decoder_hidden: int = 1024
     decoder_layers: int = 3
+    # the decoder's first LSTM layer also reads the encoder output of the frame it writes,
+    # so the music can drive the motion's dynamics, not only shift each pose (the paper:
+    # false, the music reaches the pose only through the output layer)
+    decoder_reads_music: bool = False
     # dynamic auto-conditioning (see curriculum.py)
     condition_step: int = 10
     schedule: str = "linear"

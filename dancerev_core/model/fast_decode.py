@@ -7,14 +7,15 @@ What this module changes, all with the same initial states, inputs and outputs a
 
 - int8 weights (default): the five 4H x H LSTM matrices become per-output-channel int8 (about
   21 MB for the released model, which stays in a 32 MB L3 cache between steps) and are used by
-  PyTorch's dynamic-quantised linear kernel (activations quantised per step to 8 bits,
+  PyTorch's dynamic-quantised linear kernel (activations quantised per step to 7 bits,
   int32 accumulation, fp32 bias and nonlinearities). This is most of the speed-up (5-8x over
   the plain loop for the released model). The price is a small deviation from the fp32
   dance: see `INT8_TOLERANCE`.
 - fused matmuls: each upper LSTM layer's two matmuls (input and recurrent) are one matmul
   on [h below ; h own]; the pose embedding is folded into the first layer's input matrix
   (W_ih1 @ W_embed, pose x 4H), so the step's only inputs are the 50-value pose and the
-  states.
+  states (and, with `decoder_reads_music`, the frame's encoder output through the music
+  half of W_ih1).
 - the encoder half of the output layer (encoder output -> pose) is one matmul for all frames
   before the loop; each step only adds the decoder half.
 - one thread: the step is a chain of small kernels, and a second thread buys little and
@@ -77,6 +78,7 @@ class FastDecoder:
     pose_size: int
     layers: list[Callable[[torch.Tensor], torch.Tensor]]
     pose_to_gates: torch.Tensor  # (pose, 4H): W_ih1 @ W_embed, transposed
+    music_to_gates: torch.Tensor | None  # (d_model, 4H): W_ih1's music half, transposed
     head_hidden: torch.Tensor  # (H, pose): decoder half of the output layer, transposed
     head_encoder: torch.Tensor  # (d_model, pose): encoder half, transposed
     head_bias: torch.Tensor
@@ -92,7 +94,11 @@ def _int8_linear(weight: torch.Tensor, bias: torch.Tensor) -> Callable[[torch.Te
         q = torch.quantize_per_channel(weight.float(), scale, torch.zeros_like(scale).long(),
                                        0, torch.qint8)
         packed = torch.ops.quantized.linear_prepack(q, bias.float().contiguous())
-    return lambda x: torch.ops.quantized.linear_dynamic(x, packed)
+    # 7-bit activations (reduce_range): on x86 CPUs without VNNI (AVX2 only: many laptops,
+    # this AMD EPYC) the kernel sums pairs of u8 x s8 products in int16, which saturates
+    # with 8-bit ones: a dance then strayed 0.04-0.06 from fp32; with 7 bits, 0.004-0.005
+    # (tests/core/test_generation.py's models). PyTorch's own x86 default does the same.
+    return lambda x: torch.ops.quantized.linear_dynamic(x, packed, True)
 
 
 def _fp32_linear(weight: torch.Tensor, bias: torch.Tensor) -> Callable[[torch.Tensor],
@@ -131,7 +137,10 @@ def prepare_decoder(model: Seq2Seq, precision: str = "int8") -> FastDecoder:
     config, cells = model.config, model.decoder.cells
     hidden, embed = config.decoder_hidden, model.decoder.embed
     first = cells[0]
-    w_ih = first.weight_ih.double()
+    pose_size = config.pose_size
+    w_ih = first.weight_ih[:, :pose_size].double()
+    music_to_gates = (first.weight_ih[:, pose_size:].t().float().contiguous()
+                      if config.decoder_reads_music else None)
     pose_to_gates = (w_ih @ embed.weight.double()).t().float().contiguous()
     first_bias = w_ih @ embed.bias.double() + first.bias_ih.double() + first.bias_hh.double()
     matrices = [first.weight_hh] + [torch.cat([c.weight_ih, c.weight_hh], dim=1)
@@ -145,6 +154,7 @@ def prepare_decoder(model: Seq2Seq, precision: str = "int8") -> FastDecoder:
         pose_size=config.pose_size,
         layers=[linear(w, b) for w, b in zip(matrices, biases, strict=True)],
         pose_to_gates=pose_to_gates,
+        music_to_gates=music_to_gates,
         head_hidden=head[:, :hidden].t().contiguous(),
         head_encoder=head[:, hidden:].t().contiguous(),
         head_bias=model.head.bias.detach().clone(),
@@ -179,6 +189,8 @@ def decode(fast: FastDecoder, encoded: torch.Tensor, state: list[tuple[torch.Ten
     top = len(h) - 1
     for i in range(length):
         gates = torch.addmm(fast.layers[0](h[0]), pose, fast.pose_to_gates)
+        if fast.music_to_gates is not None:
+            gates.addmm_(encoded[:, i], fast.music_to_gates)
         h[0], c[0] = _lstm_update(gates, c[0])
         for layer in range(1, top + 1):
             gates = fast.layers[layer](torch.cat([h[layer - 1], h[layer]], dim=1))

@@ -3,7 +3,9 @@
 Encoder: linear 438 -> d_model plus fixed sinusoidal positions, then n_layers post-norm
 transformer layers (the paper's) whose self-attention only sees frames within +-window.
 Decoder: linear pose -> pose embedding, dropout, stacked LSTM cells; the pose at frame i is a
-linear layer on [top hidden state ; encoder output at frame i].
+linear layer on [top hidden state ; encoder output at frame i]. With `decoder_reads_music`
+(ours, off in the paper) the first LSTM layer reads [pose embedding ; encoder output at
+frame i] too.
 
 Decoder conventions (ours, documented because the paper leaves them open):
 - step i predicts pose i; its input is "the previous frame" (ground truth i-1 or the model's
@@ -209,15 +211,18 @@ def lstm_cell_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor
 
 
 class Decoder(nn.Module):
-    """One step: previous pose and LSTM state -> top hidden state and the new state."""
+    """One step: previous pose (and this frame's music) and LSTM state -> top hidden state
+    and the new state."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         pose, hidden = config.pose_size, config.decoder_hidden
         self.hidden_size, self.num_layers = hidden, config.decoder_layers
+        self.reads_music = config.decoder_reads_music
+        first_input = pose + (config.d_model if self.reads_music else 0)
         self.embed = nn.Linear(pose, pose)
         self.drop = nn.Dropout(config.dropout)
-        self.cells = nn.ModuleList(nn.LSTMCell(pose if i == 0 else hidden, hidden)
+        self.cells = nn.ModuleList(nn.LSTMCell(first_input if i == 0 else hidden, hidden)
                                    for i in range(config.decoder_layers))
 
     def initial_state(self, batch: int, device: torch.device, dtype: torch.dtype,
@@ -228,8 +233,18 @@ class Decoder(nn.Module):
                             device=source).to(device, dtype)
         return [(noise[i, 0], noise[i, 1]) for i in range(self.num_layers)]
 
-    def forward(self, pose: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
+    def step_input(self, embedded: torch.Tensor, music: torch.Tensor) -> torch.Tensor:
+        """The first layer's input from the (dropped-out) pose embedding and the music."""
+        return torch.cat([embedded, music.to(embedded.dtype)], dim=-1) if self.reads_music \
+            else embedded
+
+    def forward(self, pose: torch.Tensor, state: LSTMState,
+                music: torch.Tensor | None = None) -> tuple[torch.Tensor, LSTMState]:
+        """`music`: the encoder output of the frame being written (read with
+        decoder_reads_music, else ignored)."""
         x = self.drop(self.embed(pose))
+        if self.reads_music:
+            x = self.step_input(x, music)
         new_state = []
         for cell, (h, c) in zip(self.cells, state, strict=True):
             h, c = cell(x, (h, c))
@@ -346,7 +361,7 @@ class Seq2Seq(nn.Module):
                 step_input = target_poses[:, i - 1]
             else:
                 step_input = previous.detach()
-            hidden, state = self.decoder(step_input, state)
+            hidden, state = self.decoder(step_input, state, encoded[:, i])
             previous = self._pose(hidden, encoded[:, i])
             outputs.append(previous)
         return torch.stack(outputs, dim=1)
@@ -391,6 +406,7 @@ class Seq2Seq(nn.Module):
                     step_inputs = pose(tops[-1][:, -1:], encoded_part[:, start - 1:start])
             x = torch.stack([decoder.drop(frame) for frame in decoder.embed(step_inputs)
                              .unbind(1)], dim=1)
+            x = decoder.step_input(x, encoded[:, start:stop])
             for layer, cell in enumerate(decoder.cells):
                 h, c = state[layer]
                 # unbind, not indexing: each index's backward would write a whole-run zero
@@ -429,7 +445,7 @@ class Seq2Seq(nn.Module):
             pose = encoded.new_zeros(batch, self.config.pose_size)
             outputs = []
             for i in range(length):
-                hidden, state = self.decoder(pose, state)
+                hidden, state = self.decoder(pose, state, encoded[:, i])
                 pose = self._pose(hidden, encoded[:, i])
                 outputs.append(pose)
         finally:

@@ -150,9 +150,10 @@ def test_variation_paths():
 
 # -- the fast decoder ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("joints", ["body25", "canonical24"])
-def test_fast_decoder_matches_the_plain_loop(joints):
-    model = small_model(decoder_hidden=128, joint_set=joints)
+@pytest.mark.parametrize("joints, reads_music", [("body25", False), ("canonical24", False),
+                                                 ("canonical24", True)])
+def test_fast_decoder_matches_the_plain_loop(joints, reads_music):
+    model = small_model(decoder_hidden=128, joint_set=joints, decoder_reads_music=reads_music)
     features = torch.randn(2, 300, NUM_FEATURES)
     plain = model.generate(features, torch.Generator().manual_seed(1), num=2)
     fp32 = fast_generate(model, features, torch.Generator().manual_seed(1), num=2,

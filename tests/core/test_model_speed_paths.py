@@ -17,11 +17,12 @@ MASKS = {
 }
 
 
-def small_model(dropout: float = 0.0, joint_set: str = "body25") -> Seq2Seq:
+def small_model(dropout: float = 0.0, joint_set: str = "body25",
+                reads_music: bool = False) -> Seq2Seq:
     torch.manual_seed(0)
     return Seq2Seq(ModelConfig(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=6, d_inner=32,
                                window=3, decoder_hidden=24, dropout=dropout,
-                               joint_set=joint_set))
+                               joint_set=joint_set, decoder_reads_music=reads_music))
 
 
 def batch(model: Seq2Seq, dtype: torch.dtype = torch.float64, frames: int = 13):
@@ -55,8 +56,9 @@ def test_decoder_runs_group_known_inputs_and_split_self_fed_steps():
 
 @pytest.mark.parametrize("mask_name", list(MASKS))
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_run_by_run_pass_equals_per_frame_pass_in_float64(mask_name, dropout):
-    model = small_model(dropout).double().train()
+@pytest.mark.parametrize("reads_music", [False, True], ids=["paper", "decoder reads music"])
+def test_run_by_run_pass_equals_per_frame_pass_in_float64(mask_name, dropout, reads_music):
+    model = small_model(dropout, reads_music=reads_music).double().train()
     features, targets = batch(model)
     mask = MASKS[mask_name]
     fast, fast_grads, fast_rng = pass_and_grads(model, model, features, targets, mask)
