@@ -11,6 +11,32 @@ _USER_RESOURCES = tempfile.mkdtemp(prefix="dancerev-blender-user-")
 os.environ["BLENDER_USER_RESOURCES"] = _USER_RESOURCES
 
 
+NO_AUDIO = ("this Blender has no audio (bpy 4.2's PyPI wheel): DanceRev skips the song "
+            "strip there, with a notice")
+
+
+def song_strip_types(scene) -> list[str]:
+    """The types of the scene's strips, and what a dance with a song should have made."""
+    from addon import compat
+
+    return ([strip.type for strip in compat.all_strips(scene.sequence_editor)],
+            ["SOUND"] if compat.has_audio() else [])
+
+
+def video_streams() -> set[str]:
+    """The streams a preview with the song has: the song's audio only where Blender has it."""
+    from addon import compat
+
+    return {"video", "audio"} if compat.has_audio() else {"video"}
+
+
+def needs_audio() -> None:
+    from addon import compat
+
+    if not compat.has_audio():
+        pytest.skip(NO_AUDIO)
+
+
 TINY_MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,
                   decoder_hidden=32)
 

@@ -16,7 +16,7 @@ import pytest
 
 import addon
 from addon import keyframes, runs
-from tests.addon.conftest import TINY_MODEL
+from tests.addon.conftest import TINY_MODEL, song_strip_types
 from tests.conftest import shared_data, song_excerpt
 from tests.core.test_worker import paper_dataset  # noqa: F401 (a fixture)
 
@@ -120,7 +120,8 @@ def test_generate_variations_apply_and_remove(dancer, scene, song, model):
     last_second = (3.0 * 15 - 1) / 15  # 45 frames at the model's 15 fps
     assert frames[0] == 1 and frames[-1] == pytest.approx(1 + last_second * fps, abs=1.0)
     assert scene.frame_end == int(np.ceil(frames[-1]))
-    assert any(strip.type == "SOUND" for strip in scene.sequence_editor.strips_all)
+    have, want = song_strip_types(scene)
+    assert have == want
     assert any(marker.name.startswith("beat") for marker in scene.timeline_markers)
     assert snapshot(first) != snapshot(second)  # two different dances
 
