@@ -43,6 +43,7 @@ class DancePlan:
     add_song: bool = True  # a sound strip for the song (False: the scene already has it)
     beat_markers: bool = True
     beat_sync: bool = True  # accents re-timed onto the beats (generation/beat_sync.py)
+    nla: bool = False  # each variation on its own NLA track instead of the active Action
 
 
 def song_from_strip(scene: bpy.types.Scene, name: str) -> tuple[Path, float]:
@@ -145,8 +146,10 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
                  ) -> list[bpy.types.Action]:
     """The worker's dances as Actions on the character: the first plays, all are kept.
 
-    Each variation is its own Action (kept with a fake user so it survives saving); the
-    song becomes a sound strip in sync and beat markers go on the timeline if asked.
+    Each variation is its own Action (kept with a fake user so it survives saving): the
+    first becomes the active one, or with `plan.nla` each goes on its own NLA track
+    (keyframes.add_dance_tracks). The song becomes a sound strip in sync and beat markers
+    go on the timeline if asked.
     """
     dances = retarget_dances(scene, plan, list(result["files"]))
     armature = bpy.data.objects[plan.armature]
@@ -154,14 +157,17 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
     actions = []
     for number, (retargeted, frames) in enumerate(dances, start=1):
         name = keyframes.dance_action_name(song, number)
-        if number == 1:
+        if number == 1 and not plan.nla:
             action = keyframes.apply_dance(armature, retargeted, frames, name=name)
         else:
             action = keyframes.new_dance_action(armature, retargeted, frames, name)
-            keyframes.share_record(actions[0], action)
+            if not plan.nla:
+                keyframes.share_record(actions[0], action)
         action.use_fake_user = True
         action["dancerev_seed"] = int(result.get("seed", plan.seed))
         actions.append(action)
+    if plan.nla:
+        keyframes.add_dance_tracks(armature, actions)
     end_frame = int(np.ceil(dances[0][1][-1])) if dances else scene.frame_end
     if plan.add_song:  # None where this Blender has no audio: skipped_song_notice
         keyframes.add_song_strip(scene, str(plan.song), plan.frame_start, plan.start)

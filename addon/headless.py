@@ -19,7 +19,7 @@ from typing import Any
 
 import bpy
 
-from . import character, dance, jobs, render
+from . import character, dance, jobs, keyframes, render
 from .core import errors, files, signals
 
 DanceRevError = errors.DanceRevError
@@ -136,7 +136,7 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                *, render_path: str | Path | None = None, bvh_path: str | Path | None = None,
                model: str = "", bone_map: str = "", start: float = 0.0,
                seconds: float | None = None, seed: int = 0, num: int = 1,
-               beat_sync: bool = True,
+               beat_sync: bool = True, nla: bool = False,
                fps: float | None = None, size: tuple[int, int] = (480, 270),
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole main job; returns {"outputs": {...}, "timings": {...}, "armature": name}."""
@@ -156,7 +156,8 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
         scene.render.fps, scene.render.fps_base = int(round(fps or 30)), 1.0
     log(f"character: {armature.name} ({len(armature.data.bones)} bones)")
     plan = dance.plan_dance(armature, song, model, bone_map, start=start, seconds=seconds,
-                            seed=seed, num=num, frame_start=1.0, beat_sync=beat_sync)
+                            seed=seed, num=num, frame_start=1.0, beat_sync=beat_sync,
+                            nla=nla)
     log(f"rig map: {plan.bone_map.chosen}; model: {plan.checkpoint.name}")
     timings.lap("character")
     scratch = files.scratch_folder(output)
@@ -167,8 +168,10 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
         result = run_worker(dance.generate_request(plan, scratch), log)
         timings.lap("generate")
         actions = dance.apply_dances(scene, plan, result)
-        if notice := dance.skipped_song_notice(plan):
-            log(f"notice: {notice}")
+        for notice in (dance.skipped_song_notice(plan),
+                       keyframes.nla_notice(armature) if nla else ""):
+            if notice:
+                log(f"notice: {notice}")
         timings.lap("keyframes")
         # Every output under its partial name first; they replace the user's files together,
         # once the last one is complete (an interrupted render leaves the old .blend too).
@@ -236,7 +239,8 @@ def main(args: Any) -> int:
     summary = dance_song(args.audio, args.output, args.character, render_path=args.render,
                          bvh_path=args.bvh, model=args.model or "", bone_map=args.map or "",
                          start=args.start, seconds=args.seconds, seed=args.seed, num=args.num,
-                         beat_sync=not args.no_beat_sync, fps=args.fps, size=args.size,
+                         beat_sync=not args.no_beat_sync, nla=args.nla, fps=args.fps,
+                         size=args.size,
                          log=log_to_stderr)
     print_summary(summary, started)
     return 0

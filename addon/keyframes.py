@@ -13,6 +13,10 @@ takes them at rest but for what it keys, so they are put at rest while it plays)
 `remove_dance` deletes the dance's Action and puts all of that back. Applying a second
 variation carries the same record over, so removal always returns to the user's own state.
 
+As NLA strips instead (`add_dance_tracks`): each variation goes on its own NLA track, above
+the user's, as a strip that plays where its keys are; the user's tracks, active Action and
+pose are not touched at all, and `remove_dance_tracks` takes DanceRev's tracks away again.
+
 Time: seconds are the truth. `resample_for_scene` brings the canonical motion to the
 scene's frame rate so that key k lands on frame start + k, i.e. a beat at t seconds is on
 frame start + t * fps; `scene_frames` turns any times into scene frames.
@@ -37,6 +41,7 @@ rotations = retarget.rotations
 MARK = "dancerev"  # ID property on a DanceRev Action: what it is
 PREVIOUS_ACTION = "dancerev_previous_action"  # ID property: the Action assigned before
 PREVIOUS_STATE = "dancerev_previous_state"  # ID property: JSON of slot, blend, properties
+NLA_STATE = "dancerev_nla_state"  # ID property on a dance put on an NLA track: JSON
 MAX_NAME = 63  # ID names before Blender 5.0
 BEAT_MARKER = re.compile(r"^beat \d+$")
 
@@ -303,7 +308,11 @@ def share_record(source: bpy.types.Action, target: bpy.types.Action) -> None:
 
 
 def switch_dance(obj: bpy.types.Object, action: bpy.types.Action) -> None:
-    """Play another DanceRev variation (made by `new_dance_action` + `share_record`)."""
+    """Play another DanceRev variation (made by `new_dance_action` + `share_record`, or put
+    on an NLA track by `add_dance_tracks`)."""
+    if is_dance_action(action) and NLA_STATE in action:
+        play_dance_track(obj, action)
+        return
     if not is_dance_action(action) or PREVIOUS_STATE not in action:
         raise errors.DanceRevError(f"{action.name!r} is not a DanceRev dance made for "
                                    f"{obj.name!r}")
@@ -346,6 +355,92 @@ def remove_dance(obj: bpy.types.Object) -> bool:
             and not anim.nla_tracks):
         obj.animation_data_clear()
     return True
+
+
+# ------------------------------------------------------------------------ NLA strips
+def is_dance_track(track: bpy.types.NlaTrack) -> bool:
+    """A track DanceRev made: it holds strips, all of DanceRev dances."""
+    return bool(track.strips) and all(is_dance_action(strip.action) for strip in track.strips)
+
+
+def add_dance_tracks(obj: bpy.types.Object, actions: Sequence[bpy.types.Action]
+                     ) -> list[bpy.types.NlaTrack]:
+    """Each dance on its own NLA track above the user's, as one strip where its keys are.
+
+    The first variation's track plays, the others are muted (un-muting one, or
+    `switch_dance`, plays it instead). Strips extrapolate nothing, so before and after the
+    dance the character does what it did. The user's tracks, active Action, slot and pose
+    are left exactly as they were; an active Action still plays over every strip (Blender's
+    NLA order), which `nla_notice` tells the user.
+    """
+    anim = obj.animation_data
+    if anim is not None and anim.use_tweak_mode:
+        raise errors.DanceRevError(f"{obj.name!r} is in NLA tweak mode: leave it first")
+    state = json.dumps({"had_animation_data": anim is not None})
+    anim = anim or obj.animation_data_create()
+    tracks = []
+    for number, action in enumerate(actions):
+        action[NLA_STATE] = state
+        first, _last = action.frame_range
+        track = anim.nla_tracks.new()
+        track.name = action.name
+        strip = track.strips.new(action.name, int(np.floor(first)), action)
+        strip.frame_start_ui = first  # the keys' own frames: strip time is scene time
+        strip.extrapolation = "NOTHING"
+        track.mute = number > 0
+        tracks.append(track)
+    return tracks
+
+
+def is_playing(obj: bpy.types.Object, action: bpy.types.Action | None) -> bool:
+    """Whether `action` plays on the object: its active Action, or on an un-muted track."""
+    anim = obj.animation_data
+    if anim is None or action is None:
+        return False
+    return anim.action == action or any(
+        not track.mute and any(strip.action == action for strip in track.strips)
+        for track in anim.nla_tracks)
+
+
+def nla_notice(obj: bpy.types.Object) -> str:
+    """Why the dance's strip may not show: the object's active Action plays over the NLA."""
+    anim = obj.animation_data
+    if anim is None or anim.action is None or is_dance_action(anim.action):
+        return ""
+    return (f"{obj.name}'s active Action {anim.action.name!r} plays over the dance's NLA "
+            "strips: push it down or mute it to see the dance")
+
+
+def play_dance_track(obj: bpy.types.Object, action: bpy.types.Action) -> None:
+    """Un-mute the DanceRev track holding `action`, mute DanceRev's others."""
+    anim = obj.animation_data
+    tracks = [track for track in anim.nla_tracks if is_dance_track(track)] if anim else []
+    if not any(strip.action == action for track in tracks for strip in track.strips):
+        raise errors.DanceRevError(f"{action.name!r} is not on an NLA track of {obj.name!r}")
+    for track in tracks:
+        track.mute = not any(strip.action == action for strip in track.strips)
+
+
+def remove_dance_tracks(obj: bpy.types.Object) -> int:
+    """Delete DanceRev's NLA tracks and their Actions; everything else stays. Returns how
+    many tracks went."""
+    anim = obj.animation_data
+    if anim is None:
+        return 0
+    ours = [track for track in anim.nla_tracks if is_dance_track(track)]
+    had_animation_data = True
+    for track in ours:
+        actions = [strip.action for strip in track.strips]
+        anim.nla_tracks.remove(track)
+        for action in actions:
+            if action.name in bpy.data.actions:
+                state = json.loads(action.get(NLA_STATE, "{}"))
+                had_animation_data &= state.get("had_animation_data", True)
+                bpy.data.actions.remove(action)
+    if (ours and not had_animation_data and anim.action is None and not anim.drivers
+            and not anim.nla_tracks):
+        obj.animation_data_clear()
+    return len(ours)
 
 
 # ------------------------------------------------------------------ markers, sound

@@ -56,7 +56,9 @@ class GenerateRun(runs.Run):
         synced = event.get("beat_sync") or {}
         on_beat = (f", {synced['on_beat_after']} of {synced['kinematic_beats_after']} accents "
                    "on the beat" if "on_beat_after" in synced else "")
-        notice = dance.skipped_song_notice(self.plan)
+        notice = "; ".join(text for text in (
+            dance.skipped_song_notice(self.plan),
+            keyframes.nla_notice(armature) if self.plan.nla else "") if text)
         self.message = (f"{len(actions)} dance{'s' if len(actions) > 1 else ''} "
                         f"on {armature.name}, {event.get('seconds', 0):.1f} s{on_beat}"
                         + (f"; {notice}" if notice else ""))
@@ -130,7 +132,7 @@ class DANCEREV_OT_generate(bpy.types.Operator):
                 song, settings.checkpoint_path, settings.bone_map_path, start=settings.start,
                 seconds=settings.length or None, seed=settings.seed, num=settings.variations,
                 frame_start=frame_start, add_song=add_song, beat_markers=settings.beat_markers,
-                beat_sync=settings.beat_sync)
+                beat_sync=settings.beat_sync, nla=settings.apply_as == "NLA")
             runs.start(GenerateRun(scene, plan, runs.scratch_folder("dances"), context))
         except DanceRevError as error:
             self.report({"ERROR"}, str(error))
@@ -193,6 +195,7 @@ class DANCEREV_OT_remove(bpy.types.Operator):
         settings = context.scene.dancerev
         armatures = {item.armature for item in settings.results if item.armature is not None}
         for armature in armatures:
+            keyframes.remove_dance_tracks(armature)
             keyframes.remove_dance(armature)
         actions = [item.action for item in settings.results if item.action is not None]
         settings.results.clear()

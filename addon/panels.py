@@ -7,7 +7,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, runs
+from . import compat, keyframes, runs
 from .armature import armature_rest
 from .core import dancerev_core, errors, retarget
 
@@ -122,6 +122,7 @@ class DANCEREV_PT_generate(DanceRevPanel, bpy.types.Panel):
         column = layout.column(align=True)
         column.prop(settings, "beat_sync")
         column.prop(settings, "beat_markers")
+        layout.prop(settings, "apply_as")
         row = layout.row(align=True)
         row.enabled = not runs.is_running("generate")
         row.operator("dancerev.generate", icon="PLAY")
@@ -132,8 +133,7 @@ class DANCEREV_UL_variations(bpy.types.UIList):
     def draw_item(self, _context, layout, _data, item, _icon, _active_data, _active_property,
                   _index=0, _flt_flag=0) -> None:
         action = item.action
-        playing = (item.armature is not None and item.armature.animation_data is not None
-                   and item.armature.animation_data.action == action)
+        playing = item.armature is not None and keyframes.is_playing(item.armature, action)
         name = action.name if action else "(removed)"
         layout.label(text=f"{name}  seed {item.seed}", icon="PLAY" if playing else "ACTION")
 

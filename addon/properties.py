@@ -58,6 +58,12 @@ class DanceRevSettings(bpy.types.PropertyGroup):
         name="Sync to Beats", default=True,
         description="Re-time the dance by a little so its accents land on the beats (off: "
                     "the model's own timing)")
+    apply_as: bpy.props.EnumProperty(
+        name="Apply As", items=(
+            ("ACTION", "Action", "The dance becomes the character's active Action; Remove "
+             "gives back the Action and pose it had"),
+            ("NLA", "NLA Strips", "Each variation on its own NLA track as a strip at the "
+             "start frame; the character's Action and tracks are left as they are")))
     frame_start: bpy.props.IntProperty(name="Start Frame", default=1,
                                        description="Scene frame where the dance begins")
     # --- results

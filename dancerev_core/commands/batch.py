@@ -2,7 +2,8 @@
 
 The manifest is JSON: {"defaults": {...}, "jobs": [{...}, ...]} (or just the list), each job
 the options of `dancerev dance`: song, output (.blend) and optionally character, render,
-bvh, model, map, seconds, start, seed, num, fps, size, beat_sync (true or false). Relative
+bvh, model, map, seconds, start, seed, num, fps, size, and the switches beat_sync (default
+true) and nla (default false), each true or false. Relative
 paths start at the manifest's folder. Each job runs in its own process (its own bpy and its
 own worker), so a job that fails or crashes stops nobody else; its full output goes to
 OUTPUT.log beside its .blend. Jobs whose outputs all exist are skipped (--force runs them again).
@@ -32,7 +33,8 @@ from .options import WORKERS, add_number
 
 PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
 OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
-FLAG_KEYS = ("beat_sync",)  # true by default; false passes --no-beat-sync
+# switches and their defaults: the other value passes --no-KEY (beat_sync) or --KEY (nla)
+FLAG_KEYS = {"beat_sync": True, "nla": False}
 OUTPUT_KEYS = ("output", "render", "bvh")
 STOP_GRACE = 1.5  # seconds a stopped job gets to clean up itself before it is killed
 
@@ -61,9 +63,9 @@ class Job:
         for key in PATH_KEYS[2:] + OPTION_KEYS:
             if s.get(key) is not None:
                 command += [f"--{key}", str(s[key])]
-        for key in FLAG_KEYS:
-            if s.get(key) is False:
-                command.append(f"--no-{key.replace('_', '-')}")
+        for key, default in FLAG_KEYS.items():
+            if s.get(key, default) != default:
+                command.append(f"--{'no-' if default else ''}{key.replace('_', '-')}")
         return command
 
 

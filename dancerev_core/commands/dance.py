@@ -14,8 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "dance", help="song -> dance on a character -> .blend (+ preview .mp4, + .bvh)",
         description="Generate a dance for a song and put it on a character with Blender "
                     "(the bpy module; no Blender window): writes OUT.blend with the dance as "
-                    "an Action, the song as a sound strip and beat markers; --render adds a "
-                    "Workbench preview video with the song, --bvh the dance as a BVH file. "
+                    "an Action (or NLA strips), the song as a sound strip and beat markers; "
+                    "--render adds a Workbench preview video with the song, --bvh the dance "
+                    "as a BVH file. "
                     "The character file is only read.")
     parser.add_argument("audio", help="song file (mp3, m4a, ogg, wav, flac)")
     parser.add_argument("-o", "--output", required=True, help=".blend file to write")
@@ -30,6 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
     add_number(parser, "--num", bounds=NUM, default=1, help="variations, each an Action")
     add_beat_sync_option(parser)
+    parser.add_argument("--nla", action="store_true",
+                        help="put each variation on its own NLA track as a strip, leaving "
+                             "the character's Action and tracks as they are (default: the "
+                             "dance becomes the active Action)")
     add_number(parser, "--fps", bounds=FPS,
                help="scene frame rate (default: the .blend's, else 30)")
     parser.add_argument("--size", default="480x270",
