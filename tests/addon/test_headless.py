@@ -114,13 +114,14 @@ def test_a_bad_manifest_is_one_line(tmp_path, capsys):
     assert "job 1: unknown setting(s) speed" in capsys.readouterr().err
 
 
-def test_a_manifest_can_turn_beat_sync_off(tmp_path, capsys):
+def test_a_manifest_can_turn_beat_sync_off_and_nla_on(tmp_path, capsys):
     manifest = tmp_path / "jobs.json"
     manifest.write_text(json.dumps({"defaults": {"beat_sync": False}, "jobs": [
-        {"song": "a.ogg", "output": "a.blend"},
+        {"song": "a.ogg", "output": "a.blend", "nla": True},
         {"song": "b.ogg", "output": "b.blend", "beat_sync": True}]}))
     own, synced = read_manifest(manifest)
     assert "--no-beat-sync" in own.command() and "--no-beat-sync" not in synced.command()
+    assert "--nla" in own.command() and "--nla" not in synced.command()
     manifest.write_text(json.dumps([{"song": "a.ogg", "output": "a.blend", "beat_sync": "no"}]))
     assert main(["batch", str(manifest)]) == 2
     assert "job 1: beat_sync must be true or false, got 'no'" in capsys.readouterr().err
