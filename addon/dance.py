@@ -11,7 +11,7 @@ way leaves it as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ class DancePlan:
     beat_markers: bool = True
     beat_sync: bool = True  # accents re-timed onto the beats (generation/beat_sync.py)
     nla: bool = False  # each variation on its own NLA track instead of the active Action
+    in_place: bool = False  # no travel across the floor, no turning (generation/shaping.py)
+    keep_turning: bool = False  # with in_place: the turning kept
+    loop: bool = False  # whole beats, the end blended into the start; the Action cycles
 
 
 def song_from_strip(scene: bpy.types.Scene, name: str) -> tuple[Path, float]:
@@ -103,7 +106,8 @@ def generate_request(plan: DancePlan, output: str | Path) -> dict[str, Any]:
     return {"job": "generate", "song": str(plan.song.resolve()),
             "checkpoint": str(plan.checkpoint.resolve()), "output": str(Path(output).resolve()),
             "start": plan.start, "seconds": plan.seconds,
-            "seed": plan.seed, "num": plan.num, "lift": True, "beat_sync": plan.beat_sync}
+            "seed": plan.seed, "num": plan.num, "lift": True, "beat_sync": plan.beat_sync,
+            "in_place": plan.in_place, "keep_turning": plan.keep_turning, "loop": plan.loop}
 
 
 def _canonical(dance: motion.Motion, path: Path) -> motion.Motion:
@@ -113,12 +117,16 @@ def _canonical(dance: motion.Motion, path: Path) -> motion.Motion:
     return dance
 
 
-def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str]
-                    ) -> list[tuple[Any, np.ndarray]]:
+def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str],
+                    frame_start: float | None = None) -> list[tuple[Any, np.ndarray]]:
     """Read each dance file, bring it to the scene's frame rate and retarget it to the rig.
 
-    Returns (Retargeted, scene frames) per dance; nothing in the scene changes.
+    Returns (Retargeted, scene frames from `frame_start`, default the plan's) per dance;
+    nothing in the scene changes. A loop gets its first pose again one period on (a key
+    between frames where the period is not a whole number of scene frames), so that its
+    Action cycles seamlessly (`keyframes.make_cyclic`).
     """
+    frame_start = plan.frame_start if frame_start is None else frame_start
     armature = bpy.data.objects.get(plan.armature)
     if armature is None:
         raise DanceRevError(f"the character {plan.armature!r} was deleted while dancing was "
@@ -127,10 +135,31 @@ def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str]
     dances = []
     for name in files:
         dance = _canonical(motion_npz.load_motion(name), Path(name))
+        period = dance.num_frames / dance.fps  # a loop's length, seconds
         dance = keyframes.resample_for_scene(dance, scene)
+        frames = frame_start + np.arange(dance.num_frames, dtype=np.float64)
+        if plan.loop:  # the first pose again one period on, where that falls (a fraction)
+            dance = dance.with_positions(np.concatenate([dance.positions, dance.positions[:1]]))
+            frames = np.append(frames, frame_start + period * keyframes.scene_fps(scene))
         result = retarget.retarget(dance, rest, plan.bone_map)
-        dances.append((result, plan.frame_start + np.arange(result.num_frames, dtype=np.float64)))
+        dances.append((closed_loop(result) if plan.loop else result, frames))
     return dances
+
+
+def closed_loop(result: Any) -> Any:
+    """A retargeted loop whose last frame (its first pose again) is exactly the first's.
+
+    The solver picks each bone's twist in step with the frame before, so the appended pose
+    can come out twisted otherwise than frame 0 (millimetres at the bone ends), a pop at
+    every repeat. Its quaternions keep the sign of the frame before them, for interpolation.
+    """
+    rotations = result.rotations.copy()
+    first = rotations[0]
+    same_side = np.sum(first * rotations[-2], axis=-1, keepdims=True) >= 0
+    rotations[-1] = np.where(same_side, first, -first)
+    locations, root = result.locations.copy(), result.root_translation.copy()
+    locations[-1], root[-1] = locations[0], root[0]
+    return replace(result, rotations=rotations, locations=locations, root_translation=root)
 
 
 def skipped_song_notice(plan: DancePlan) -> str:
@@ -149,9 +178,14 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
     Each variation is its own Action (kept with a fake user so it survives saving): the
     first becomes the active one, or with `plan.nla` each goes on its own NLA track
     (keyframes.add_dance_tracks). The song becomes a sound strip in sync and beat markers
-    go on the timeline if asked.
+    go on the timeline if asked. A loop starts at a beat a little into the music asked for
+    (`loop_start` seconds): the song strip starts that much later into the song, or, with
+    the scene's own strip, the dance that much later on the timeline.
     """
-    dances = retarget_dances(scene, plan, list(result["files"]))
+    lead = float(result.get("loop_start") or 0.0)
+    frame_start = plan.frame_start + (0.0 if plan.add_song else
+                                      lead * keyframes.scene_fps(scene))
+    dances = retarget_dances(scene, plan, list(result["files"]), frame_start)
     armature = bpy.data.objects[plan.armature]
     song = Path(result.get("song", plan.song)).name
     actions = []
@@ -163,6 +197,8 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
             action = keyframes.new_dance_action(armature, retargeted, frames, name)
             if not plan.nla:
                 keyframes.share_record(actions[0], action)
+        if plan.loop:
+            keyframes.make_cyclic(action)
         action.use_fake_user = True
         action["dancerev_seed"] = int(result.get("seed", plan.seed))
         actions.append(action)
@@ -170,8 +206,8 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
         keyframes.add_dance_tracks(armature, actions)
     end_frame = int(np.ceil(dances[0][1][-1])) if dances else scene.frame_end
     if plan.add_song:  # None where this Blender has no audio: skipped_song_notice
-        keyframes.add_song_strip(scene, str(plan.song), plan.frame_start, plan.start)
+        keyframes.add_song_strip(scene, str(plan.song), plan.frame_start, plan.start + lead)
     if plan.beat_markers:
-        keyframes.add_beat_markers(scene, result.get("beat_times", []), plan.frame_start)
-    scene.frame_start, scene.frame_end = int(np.floor(plan.frame_start)), end_frame
+        keyframes.add_beat_markers(scene, result.get("beat_times", []), frame_start)
+    scene.frame_start, scene.frame_end = int(np.floor(frame_start)), end_frame
     return actions

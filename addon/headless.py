@@ -136,7 +136,7 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                *, render_path: str | Path | None = None, bvh_path: str | Path | None = None,
                model: str = "", bone_map: str = "", start: float = 0.0,
                seconds: float | None = None, seed: int = 0, num: int = 1,
-               beat_sync: bool = True, nla: bool = False,
+               beat_sync: bool = True, nla: bool = False, shaping: Any = None,
                fps: float | None = None, size: tuple[int, int] = (480, 270),
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole main job; returns {"outputs": {...}, "timings": {...}, "armature": name}."""
@@ -157,7 +157,7 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
     log(f"character: {armature.name} ({len(armature.data.bones)} bones)")
     plan = dance.plan_dance(armature, song, model, bone_map, start=start, seconds=seconds,
                             seed=seed, num=num, frame_start=1.0, beat_sync=beat_sync,
-                            nla=nla)
+                            nla=nla, **shaping_options(shaping))
     log(f"rig map: {plan.bone_map.chosen}; model: {plan.checkpoint.name}")
     timings.lap("character")
     scratch = files.scratch_folder(output)
@@ -216,6 +216,14 @@ def render_stoppable(armature: bpy.types.Object, path: Path, frame_start: int, f
         signals.raise_stop(received[0])
 
 
+def shaping_options(shaping: Any) -> dict[str, bool]:
+    """A generation.shaping.Shaping (or None) as DancePlan options."""
+    if shaping is None:
+        return {}
+    return {"in_place": shaping.in_place, "keep_turning": shaping.keep_turning,
+            "loop": shaping.loop}
+
+
 def print_summary(summary: dict[str, Any], started: float) -> None:
     """Where the outputs are and how long each stage took."""
     actions = summary["actions"]
@@ -239,7 +247,8 @@ def main(args: Any) -> int:
     summary = dance_song(args.audio, args.output, args.character, render_path=args.render,
                          bvh_path=args.bvh, model=args.model or "", bone_map=args.map or "",
                          start=args.start, seconds=args.seconds, seed=args.seed, num=args.num,
-                         beat_sync=not args.no_beat_sync, nla=args.nla, fps=args.fps,
+                         beat_sync=not args.no_beat_sync, nla=args.nla,
+                         shaping=args.shaping, fps=args.fps,
                          size=args.size,
                          log=log_to_stderr)
     print_summary(summary, started)

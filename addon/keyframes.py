@@ -203,6 +203,14 @@ def new_dance_action(obj: bpy.types.Object, result: retarget.Retargeted, frames:
     return action
 
 
+def make_cyclic(action: bpy.types.Action) -> None:
+    """A Cycles modifier on every F-curve: the Action repeats on the timeline. Its last key
+    must hold the first pose one period on (as `dance.retarget_dances` writes loops)."""
+    for fcurve in action_fcurves(action):
+        if not any(modifier.type == "CYCLES" for modifier in fcurve.modifiers):
+            fcurve.modifiers.new("CYCLES")
+
+
 # ------------------------------------------------------------- assigning, removing
 def is_dance_action(action: bpy.types.Action | None) -> bool:
     """Whether an Action is one of DanceRev's (marked by an ID property)."""

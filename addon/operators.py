@@ -132,7 +132,9 @@ class DANCEREV_OT_generate(bpy.types.Operator):
                 song, settings.checkpoint_path, settings.bone_map_path, start=settings.start,
                 seconds=settings.length or None, seed=settings.seed, num=settings.variations,
                 frame_start=frame_start, add_song=add_song, beat_markers=settings.beat_markers,
-                beat_sync=settings.beat_sync, nla=settings.apply_as == "NLA")
+                beat_sync=settings.beat_sync, nla=settings.apply_as == "NLA",
+                in_place=settings.in_place,
+                keep_turning=settings.in_place and settings.keep_turning, loop=settings.loop)
             runs.start(GenerateRun(scene, plan, runs.scratch_folder("dances"), context))
         except DanceRevError as error:
             self.report({"ERROR"}, str(error))

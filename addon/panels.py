@@ -122,6 +122,12 @@ class DANCEREV_PT_generate(DanceRevPanel, bpy.types.Panel):
         column = layout.column(align=True)
         column.prop(settings, "beat_sync")
         column.prop(settings, "beat_markers")
+        column = layout.column(align=True)
+        column.prop(settings, "in_place")
+        row = column.row()
+        row.enabled = settings.in_place
+        row.prop(settings, "keep_turning")
+        column.prop(settings, "loop")
         layout.prop(settings, "apply_as")
         row = layout.row(align=True)
         row.enabled = not runs.is_running("generate")

@@ -58,6 +58,14 @@ class DanceRevSettings(bpy.types.PropertyGroup):
         name="Sync to Beats", default=True,
         description="Re-time the dance by a little so its accents land on the beats (off: "
                     "the model's own timing)")
+    in_place: bpy.props.BoolProperty(
+        name="In Place", description="Dance on the spot: no travel across the floor and no "
+        "turning of the whole body")
+    keep_turning: bpy.props.BoolProperty(
+        name="Keep Turning", description="With In Place: the body still turns as it danced")
+    loop: bpy.props.BoolProperty(
+        name="Loop", description="Cut the dance to whole beats and blend its end into its "
+        "start; the Action repeats seamlessly (a Cycles modifier on every curve)")
     apply_as: bpy.props.EnumProperty(
         name="Apply As", items=(
             ("ACTION", "Action", "The dance becomes the character's active Action; Remove "

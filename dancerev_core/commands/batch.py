@@ -3,7 +3,7 @@
 The manifest is JSON: {"defaults": {...}, "jobs": [{...}, ...]} (or just the list), each job
 the options of `dancerev dance`: song, output (.blend) and optionally character, render,
 bvh, model, map, seconds, start, seed, num, fps, size, and the switches beat_sync (default
-true) and nla (default false), each true or false. Relative
+true), nla, in_place, keep_turning and loop (default false), each true or false. Relative
 paths start at the manifest's folder. Each job runs in its own process (its own bpy and its
 own worker), so a job that fails or crashes stops nobody else; its full output goes to
 OUTPUT.log beside its .blend. Jobs whose outputs all exist are skipped (--force runs them again).
@@ -33,8 +33,9 @@ from .options import WORKERS, add_number
 
 PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
 OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
-# switches and their defaults: the other value passes --no-KEY (beat_sync) or --KEY (nla)
-FLAG_KEYS = {"beat_sync": True, "nla": False}
+# switches and their defaults: the other value passes --no-KEY (beat_sync) or --KEY (the rest)
+FLAG_KEYS = {"beat_sync": True, "nla": False, "in_place": False, "keep_turning": False,
+             "loop": False}
 OUTPUT_KEYS = ("output", "render", "bvh")
 STOP_GRACE = 1.5  # seconds a stopped job gets to clean up itself before it is killed
 

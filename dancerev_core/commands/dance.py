@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from .options import FPS, NUM, SECONDS, SEED, START, add_beat_sync_option, add_number
+from .options import (
+    FPS,
+    NUM,
+    SECONDS,
+    SEED,
+    START,
+    add_beat_sync_option,
+    add_number,
+    add_shaping_options,
+    shaping_of,
+)
 
 MAX_SIZE = (7680, 4320)  # 8K: a preview larger than this only exhausts memory
 
@@ -31,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_number(parser, "--seed", bounds=SEED, default=0, help="random seed (default 0)")
     add_number(parser, "--num", bounds=NUM, default=1, help="variations, each an Action")
     add_beat_sync_option(parser)
+    add_shaping_options(parser)
     parser.add_argument("--nla", action="store_true",
                         help="put each variation on its own NLA track as a strip, leaving "
                              "the character's Action and tracks as they are (default: the "
@@ -62,4 +73,5 @@ def run(args: argparse.Namespace) -> int:
                   [args.audio, args.character, args.map,
                    *(pair_files(args.model) if args.model else ())])
     args.size = (width, height)  # checked once, used as numbers from here on
+    args.shaping = shaping_of(args)
     return addon_module("headless").main(args)

@@ -10,7 +10,16 @@ import argparse
 from ..files import check_outputs
 from ..skeletons import JOINT_SETS
 from ..weights_pair import pair_files
-from .options import NUM, SECONDS, SEED, START, add_beat_sync_option, add_number
+from .options import (
+    NUM,
+    SECONDS,
+    SEED,
+    START,
+    add_beat_sync_option,
+    add_number,
+    add_shaping_options,
+    shaping_of,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -41,18 +50,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="analyse the song again instead of using the feature cache")
     add_beat_sync_option(parser)
+    add_shaping_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..generation.pipeline import variation_paths
+    from ..generation.shaping import shape_dance
     from ..generation.song import dances_for_song, write_dances
 
+    shaping = shaping_of(args)
     check_outputs(variation_paths(args.output, args.num), [args.audio, *pair_files(args.model)])
     dances = dances_for_song(args.audio, args.model, seconds=args.seconds, start=args.start,
                              seed=args.seed, num=args.num, joints=args.joints,
                              decoder="plain" if args.plain else "fast",
                              use_cache=not args.no_cache, beat_sync=not args.no_beat_sync)
+    dances = [shape_dance(dance, shaping) for dance in dances]
     for dance, path in zip(dances, write_dances(dances, args.output), strict=True):
         synced = dance.meta.get("beat_sync")
         print(f"wrote {path}: {dance.num_frames} frames at {dance.fps:g} fps "

@@ -95,3 +95,25 @@ def add_beat_sync_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-beat-sync", action="store_true",
                         help="keep the model's own timing instead of re-timing each dance "
                              "by a little so its accents land on the beats")
+
+
+def add_shaping_options(parser: argparse.ArgumentParser) -> None:
+    """--in-place, --keep-turning, --loop (generation/shaping.py), for canonical 3D dances."""
+    parser.add_argument("--in-place", action="store_true",
+                        help="dance on the spot: no travel across the floor and no turning "
+                             "of the whole body")
+    parser.add_argument("--keep-turning", action="store_true",
+                        help="with --in-place: the body still turns as it danced")
+    parser.add_argument("--loop", action="store_true",
+                        help="cut the dance to whole beats and blend its end into its start, "
+                             "so it plays seamlessly on repeat")
+
+
+def shaping_of(args: argparse.Namespace):  # -> generation.shaping.Shaping
+    """The Shaping the parsed --in-place, --keep-turning and --loop ask for."""
+    from ..errors import DanceRevError
+    from ..generation.shaping import Shaping
+
+    if args.keep_turning and not args.in_place:
+        raise DanceRevError("--keep-turning only goes with --in-place")
+    return Shaping(in_place=args.in_place, keep_turning=args.keep_turning, loop=args.loop)

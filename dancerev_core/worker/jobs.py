@@ -89,6 +89,7 @@ def analyse(request: Request, ctx: Context) -> dict[str, Any]:
 def generate(request: Request, ctx: Context) -> dict[str, Any]:
     """Dances for a song, written as motion files only once all of them are made."""
     from ..generation.pipeline import DECODERS
+    from ..generation.shaping import Shaping, shape_dance
     from ..generation.song import dances_for_song, write_dances
     from ..skeletons import BODY_25, JOINT_SETS
 
@@ -116,6 +117,10 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
     if request.flag("lift", False) and dances[0].skeleton == BODY_25.name:
         ctx.progress("lift", 0, len(dances), "lifting the 2D dance to 3D", force=True)
         dances = [lifted_dance(dance, ctx) for dance in dances]
+    shaping = Shaping(in_place=request.flag("in_place", False),
+                      keep_turning=request.flag("keep_turning", False),
+                      loop=request.flag("loop", False))
+    dances = [shape_dance(dance, shaping) for dance in dances]
     ctx.progress("write", 0, len(dances), "writing the motion files", force=True)
     ctx.control.seal()  # past this point the outputs are committed and reported
     files = write_dances(dances, output / f"{name}.npz")
@@ -125,7 +130,8 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
             "frames": int(first.num_frames), "seconds": first.num_frames / first.fps,
             "audio_start": first.meta["audio_start"], "beat_times": first.meta["beat_times"],
             "tempo": first.meta["tempo"], "seed": first.meta["seed"], "num": len(dances),
-            "decoder": first.meta["decoder"], "beat_sync": first.meta.get("beat_sync")}
+            "decoder": first.meta["decoder"], "beat_sync": first.meta.get("beat_sync"),
+            "loop_start": first.meta.get("loop_start", 0.0)}
 
 
 def lifted_dance(dance: Any, ctx: Context) -> Any:
@@ -203,7 +209,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "analyse": frozenset({"song", "use_cache"}),
     "generate": frozenset({"song", "checkpoint", "output", "name", "start", "seconds", "seed",
                            "num", "joints", "decoder", "use_cache", "device", "lift",
-                           "beat_sync"}),
+                           "beat_sync", "in_place", "keep_turning", "loop"}),
     "train": frozenset({"dataset", "output", "format", "config", "schedule", "epochs", "resume",
                         "batch_size", "seq_len", "lr", "seed", "val_fraction", "mirror",
                         "precision", "image_size", "device"}),

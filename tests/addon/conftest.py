@@ -1,9 +1,12 @@
 """Blender tests run against the bpy module with a throw-away user configuration."""
 
 import os
+import sys
 import tempfile
 
 import pytest
+
+from tests.conftest import song_excerpt
 
 # Must happen before bpy is first imported, so the user's own Blender settings, add-ons
 # and extensions are never read or written by the tests.
@@ -35,6 +38,51 @@ def needs_audio() -> None:
 
     if not compat.has_audio():
         pytest.skip(NO_AUDIO)
+
+
+# --------------------------------------------------- the panel's operators, with a worker
+OPERATOR_SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+
+
+@pytest.fixture(scope="module")
+def registered():
+    import addon
+
+    addon.register()
+    yield
+    addon.unregister()
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    """6 s of a real song as a wav file."""
+    return song_excerpt(OPERATOR_SONG, tmp_path_factory.mktemp("song") / "groove.wav", 20, 26)
+
+
+@pytest.fixture
+def scene(registered, tmp_path, monkeypatch):
+    """An empty scene whose worker uses this Python and a private cache and scratch folder."""
+    import bpy
+
+    import addon
+    from addon import runs
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(addon.settings, "user_folder", lambda: tmp_path / "user")
+    monkeypatch.setattr(addon.runs.jobs, "find_python", lambda *args: sys.executable)
+    yield bpy.context.scene
+    runs.cancel_all()
+
+
+@pytest.fixture
+def dancer(scene):
+    import bpy
+
+    assert bpy.ops.dancerev.add_default_character() == {"FINISHED"}
+    return scene.dancerev.armature
+
 
 
 TINY_MODEL = dict(d_model=16, n_layers=1, n_heads=2, d_k=8, d_v=8, d_inner=32, window=4,

@@ -12,16 +12,7 @@ import pytest
 
 from addon import keyframes, runs
 from dancerev_core.cli import main
-from tests.addon.test_operators import (  # noqa: F401 (fixtures)
-    dancer,
-    generate,
-    gltf_rig,
-    registered,
-    scene,
-    snapshot,
-    song,
-    users_own_action,
-)
+from tests.addon.test_operators import generate, gltf_rig, snapshot, users_own_action
 
 
 def nla_state(obj) -> dict:

@@ -17,43 +17,10 @@ import pytest
 import addon
 from addon import keyframes, runs
 from tests.addon.conftest import TINY_MODEL, song_strip_types
-from tests.conftest import shared_data, song_excerpt
+from tests.conftest import shared_data
 from tests.core.test_worker import paper_dataset  # noqa: F401 (a fixture)
 
-SONG = "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
-
 pytestmark = pytest.mark.timeout(180, method="signal")  # the slowest test takes about 7 s
-
-
-@pytest.fixture(scope="module")
-def registered():
-    addon.register()
-    yield
-    addon.unregister()
-
-
-@pytest.fixture(scope="module")
-def song(tmp_path_factory):
-    """6 s of a real song as a wav file."""
-    return song_excerpt(SONG, tmp_path_factory.mktemp("song") / "groove.wav", 20, 26)
-
-
-@pytest.fixture
-def scene(registered, tmp_path, monkeypatch):
-    """An empty scene whose worker uses this Python and a private cache and scratch folder."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setattr(addon.settings, "user_folder", lambda: tmp_path / "user")
-    monkeypatch.setattr(addon.runs.jobs, "find_python", lambda *args: sys.executable)
-    yield bpy.context.scene
-    runs.cancel_all()
-
-
-@pytest.fixture
-def dancer(scene):
-    assert bpy.ops.dancerev.add_default_character() == {"FINISHED"}
-    return scene.dancerev.armature
 
 
 def users_own_action(rig):
