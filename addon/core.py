@@ -18,5 +18,7 @@ motion = importlib.import_module(".motion", dancerev_core.__name__)
 motion_npz = importlib.import_module(".formats.motion_npz", dancerev_core.__name__)
 retarget = importlib.import_module(".retarget", dancerev_core.__name__)
 signals = importlib.import_module(".signals", dancerev_core.__name__)
+skeletons = importlib.import_module(".skeletons", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "files", "motion", "motion_npz", "retarget", "signals"]
+__all__ = ["dancerev_core", "errors", "files", "motion", "motion_npz", "retarget", "signals",
+           "skeletons"]

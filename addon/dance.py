@@ -11,6 +11,7 @@ way leaves it as it was.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import compat, keyframes
 from .armature import armature_rest
-from .core import dancerev_core, errors, motion, motion_npz, retarget
+from .core import dancerev_core, errors, motion, motion_npz, retarget, skeletons
 
 DanceRevError = errors.DanceRevError
 DEFAULT_MODEL = Path(dancerev_core.__file__).parent / "pretrained" / "dance-default.json"
@@ -146,6 +147,85 @@ def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str],
     return dances
 
 
+DANCE = "dancerev_dance"  # ID property on a dance's Action: the canonical dance it was made of
+
+
+def store_dance(action: bpy.types.Action, dance: motion.Motion, frame_start: float) -> None:
+    """Keep the canonical dance (model fps) on its Action, so a section of it can be danced
+    anew later (`section_request`): about 4 kB per second, saved with the file."""
+    action[DANCE] = {"positions": np.asarray(dance.positions, np.float32).ravel().tolist(),
+                     "fps": float(dance.fps), "frame_start": float(frame_start),
+                     "meta": json.dumps({key: dance.meta.get(key) for key in (
+                         "audio_start", "beat_times", "tempo", "seed")})}
+
+
+def stored_dance(action: bpy.types.Action) -> tuple[motion.Motion, float]:
+    """The canonical dance `store_dance` kept on an Action, and its first scene frame."""
+    stored = action.get(DANCE)
+    if stored is None:
+        raise DanceRevError(f"{action.name!r} holds no DanceRev dance to regenerate a section "
+                            "of (made before this version, or not by DanceRev)")
+    positions = np.asarray(stored["positions"].to_list(), dtype=np.float32).reshape(-1, 24, 3)
+    dance = motion.Motion(positions=positions, fps=float(stored["fps"]),
+                          skeleton=skeletons.CANONICAL_24.name,
+                          joint_names=skeletons.CANONICAL_24.joint_names,
+                          meta=json.loads(stored["meta"]))
+    return dance, float(stored["frame_start"])
+
+
+def section_request(plan: DancePlan, action: bpy.types.Action, first_frame: float,
+                    last_frame: float, scene_fps: float, scratch: Path) -> dict[str, Any]:
+    """The worker's request to dance the scene frames first..last of a variation anew (with
+    the plan's seed); the stored dance goes to `scratch` for the worker to read."""
+    dance, frame_start = stored_dance(action)
+    if last_frame <= first_frame:
+        raise DanceRevError(f"section {first_frame:g}..{last_frame:g}: the end must come after "
+                            "the start")
+    end = frame_start + (dance.num_frames - 1) / dance.fps * scene_fps
+    if first_frame < frame_start or first_frame >= end:
+        raise DanceRevError(f"section {first_frame:g}..{last_frame:g}: the dance plays from "
+                            f"frame {frame_start:g} to {end:.0f}")
+    scratch.mkdir(parents=True, exist_ok=True)
+    source = motion_npz.save_motion(dance, scratch / "section-of.npz")
+    request = generate_request(plan, scratch)
+    request.update(section_of=str(Path(source).resolve()),
+                   section_start=(first_frame - frame_start) / scene_fps,
+                   section_stop=(last_frame + 1 - frame_start) / scene_fps,
+                   name="section")
+    for key in ("in_place", "keep_turning", "loop", "start", "seconds", "num"):
+        request.pop(key, None)
+    return request
+
+
+def apply_section(scene: bpy.types.Scene, plan: DancePlan, source: bpy.types.Action,
+                  result: dict[str, Any], section_frames: tuple[float, float]
+                  ) -> bpy.types.Action:
+    """The worker's regenerated dance as a new variation of `source`: same start frame, the
+    same record of what the dance replaced, a loop if `plan.loop` (the source cycles);
+    every key outside the scene frames `section_frames` (first, last) is the source's; it
+    becomes the one playing."""
+    _dance, frame_start = stored_dance(source)
+    [(retargeted, frames)] = retarget_dances(scene, plan, list(result["files"]), frame_start)
+    armature = bpy.data.objects[plan.armature]
+    number = 1 + sum(1 for action in bpy.data.actions if keyframes.is_dance_action(action))
+    name = keyframes.dance_action_name(plan.song.name, number)
+    action = keyframes.new_dance_action(armature, retargeted, frames, name)
+    keyframes.keep_keys_outside(action, source, *section_frames)
+    if plan.loop:
+        keyframes.make_cyclic(action)
+    if keyframes.PREVIOUS_STATE in source:
+        keyframes.share_record(source, action)
+    store_dance(action, motion_npz.load_motion(result["files"][0]), frame_start)
+    action.use_fake_user = True
+    action["dancerev_seed"] = int(result.get("seed", plan.seed))
+    if keyframes.NLA_STATE in source:
+        keyframes.add_dance_tracks(armature, [action])
+        keyframes.play_dance_track(armature, action)
+    else:
+        keyframes.switch_dance(armature, action)
+    return action
+
+
 def closed_loop(result: Any) -> Any:
     """A retargeted loop whose last frame (its first pose again) is exactly the first's.
 
@@ -199,6 +279,7 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
                 keyframes.share_record(actions[0], action)
         if plan.loop:
             keyframes.make_cyclic(action)
+        store_dance(action, motion_npz.load_motion(result["files"][number - 1]), frame_start)
         action.use_fake_user = True
         action["dancerev_seed"] = int(result.get("seed", plan.seed))
         actions.append(action)

@@ -203,6 +203,47 @@ def new_dance_action(obj: bpy.types.Object, result: retarget.Retargeted, frames:
     return action
 
 
+def keep_keys_outside(action: bpy.types.Action, source: bpy.types.Action, first: float,
+                      last: float) -> None:
+    """Make every key of `action` outside scene frames first..last the same as `source`'s.
+
+    A section danced anew changes only the joints inside it, but the solver carries each
+    bone's twist and quaternion sign over from frame to frame, so frames after the section
+    could come out as an equal rotation written otherwise: the user's untouched part must
+    be untouched to the key. Where a section's quaternion starts on the other sign from the
+    frame before it, that bone's section keys are flipped to match (same rotations).
+    """
+    def keys(target: bpy.types.Action) -> dict[tuple[str, int], np.ndarray]:
+        found = {}
+        for curve in action_fcurves(target):
+            co = np.empty(2 * len(curve.keyframe_points))
+            curve.keyframe_points.foreach_get("co", co)
+            found[(curve.data_path, curve.array_index)] = co.reshape(-1, 2)
+        return found
+
+    new, old = keys(action), keys(source)
+    shared = [key for key in new if key in old and len(old[key]) == len(new[key])]
+    if not shared:
+        return
+    frames = new[shared[0]][:, 0]
+    inside = np.flatnonzero((frames >= first - 1e-6) & (frames <= last + 1e-6))
+    if inside.size and inside[0] > 0:
+        for path in {path for path, _ in shared if path.endswith("rotation_quaternion")}:
+            if all((path, i) in old and (path, i) in new for i in range(4)):
+                dot = sum(new[(path, i)][inside[0], 1] * old[(path, i)][inside[0] - 1, 1]
+                          for i in range(4))
+                if dot < 0:
+                    for i in range(4):
+                        new[(path, i)][inside, 1] *= -1
+    outside = np.ones(len(frames), dtype=bool)
+    outside[inside] = False
+    curves = {(curve.data_path, curve.array_index): curve for curve in action_fcurves(action)}
+    for key in shared:
+        new[key][outside] = old[key][outside]
+        curves[key].keyframe_points.foreach_set("co", new[key].ravel())
+        curves[key].update()
+
+
 def make_cyclic(action: bpy.types.Action) -> None:
     """A Cycles modifier on every F-curve: the Action repeats on the timeline. Its last key
     must hold the first pose one period on (as `dance.retarget_dances` writes loops)."""

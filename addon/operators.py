@@ -65,6 +65,34 @@ class GenerateRun(runs.Run):
         self.show(self.message, 1.0)
 
 
+class SectionRun(GenerateRun):
+    """A section of a variation danced anew: a new variation, the rest of it unchanged."""
+
+    def __init__(self, scene: bpy.types.Scene, plan: dance.DancePlan, source: bpy.types.Action,
+                 request: dict[str, Any], scratch: Path, frames: tuple[int, int],
+                 context: bpy.types.Context | None = None) -> None:
+        runs.Run.__init__(self, scene, runs.worker_job(request, context))
+        self.plan, self.scratch, self.source_name = plan, scratch, source.name
+        self.frames = frames
+
+    def on_result(self, event: dict[str, Any]) -> None:
+        scene = self.scene
+        source = bpy.data.actions.get(self.source_name)
+        if scene is None or source is None:
+            return
+        bpy.ops.ed.undo_push(message="DanceRev: before the section")
+        action = dance.apply_section(scene, self.plan, source, event, self.frames)
+        settings = scene.dancerev
+        item = settings.results.add()
+        item.action, item.armature = action, bpy.data.objects[self.plan.armature]
+        item.seed, item.song = self.plan.seed, event.get("song", "")
+        item.name = f"v{len(settings.results)}"
+        settings.active_result = len(settings.results) - 1
+        bpy.ops.ed.undo_push(message="DanceRev: section danced anew")
+        self.message = f"{action.name}: {self.source_name} with a section danced anew"
+        self.show(self.message, 1.0)
+
+
 class TrainRun(runs.Run):
     """A training run: epoch, loss and progress on the panel; the checkpoint at the end."""
 
@@ -186,6 +214,47 @@ class DANCEREV_OT_apply_variation(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def section_frames(scene: bpy.types.Scene) -> tuple[int, int]:
+    """The scene frames to dance anew: the preview range, or the panel's fields."""
+    settings = scene.dancerev
+    if settings.section_from_preview and scene.use_preview_range:
+        return scene.frame_preview_start, scene.frame_preview_end
+    return settings.section_start, settings.section_end
+
+
+class DANCEREV_OT_regenerate_section(bpy.types.Operator):
+    """Dance a section of the selected variation anew with the Seed, blended into the rest
+    over half a beat; kept as a new variation (the rest of it unchanged to the key)"""
+
+    bl_idname = "dancerev.regenerate_section"
+    bl_label = "Regenerate Section"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = context.scene
+        settings = scene.dancerev
+        try:
+            item = _selected_variation(context)
+            source = item.action
+            cyclic = any(modifier.type == "CYCLES" for curve in
+                         keyframes.action_fcurves(source) for modifier in curve.modifiers)
+            plan = dance.plan_dance(item.armature, item.song, settings.checkpoint_path,
+                                    settings.bone_map_path, seed=settings.seed,
+                                    beat_sync=settings.beat_sync, loop=cyclic,
+                                    add_song=False, beat_markers=False)
+            first, last = section_frames(scene)
+            scratch = runs.scratch_folder("dances")
+            request = dance.section_request(plan, source, first, last,
+                                            keyframes.scene_fps(scene), scratch)
+            runs.start(SectionRun(scene, plan, source, request, scratch, (first, last),
+                                  context))
+        except DanceRevError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        settings.status, settings.progress = "Starting...", 0.0
+        return {"FINISHED"}
+
+
 class DANCEREV_OT_remove(bpy.types.Operator):
     """Remove every generated variation and give the character back what it had"""
 
@@ -302,5 +371,6 @@ class DANCEREV_OT_install_runtime(bpy.types.Operator):
 
 
 classes = (DANCEREV_OT_generate, DANCEREV_OT_cancel, DANCEREV_OT_apply_variation,
-           DANCEREV_OT_remove, DANCEREV_OT_add_default_character, DANCEREV_OT_train,
+           DANCEREV_OT_regenerate_section, DANCEREV_OT_remove,
+           DANCEREV_OT_add_default_character, DANCEREV_OT_train,
            DANCEREV_OT_use_trained_model, DANCEREV_OT_install_runtime)

@@ -161,6 +161,19 @@ class DANCEREV_PT_variations(DanceRevPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator("dancerev.apply_variation", icon="CHECKMARK")
         row.operator("dancerev.remove", icon="TRASH")
+        box = layout.box()
+        box.label(text="Dance a section anew (with the Seed above)")
+        scene = context.scene
+        box.prop(settings, "section_from_preview")
+        if settings.section_from_preview and scene.use_preview_range:
+            box.label(text=f"frames {scene.frame_preview_start} to {scene.frame_preview_end}")
+        else:
+            row = box.row(align=True)
+            row.prop(settings, "section_start")
+            row.prop(settings, "section_end")
+        row = box.row()
+        row.enabled = not runs.is_running("generate")
+        row.operator("dancerev.regenerate_section", icon="FILE_REFRESH")
 
 
 class DANCEREV_PT_train(DanceRevPanel, bpy.types.Panel):

@@ -77,6 +77,13 @@ class DanceRevSettings(bpy.types.PropertyGroup):
     # --- results
     results: bpy.props.CollectionProperty(type=DanceRevVariation)
     active_result: bpy.props.IntProperty(name="Variation", min=0)
+    section_from_preview: bpy.props.BoolProperty(
+        name="Preview Range", default=True,
+        description="The section is the timeline's preview range when it is on")
+    section_start: bpy.props.IntProperty(name="From", default=1,
+                                         description="First scene frame danced anew")
+    section_end: bpy.props.IntProperty(name="To", default=48,
+                                       description="Last scene frame danced anew")
     # --- training
     train_dataset: bpy.props.StringProperty(name="Dataset", subtype="DIR_PATH")
     train_format: bpy.props.EnumProperty(name="Format", items=DATASET_FORMATS)

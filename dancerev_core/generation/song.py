@@ -48,6 +48,41 @@ def dances_for_song(audio: str | Path, model: str | Path, *, seconds: float | No
     return dances
 
 
+def section_for_song(audio: str | Path, model: str | Path, dance_path: str | Path,
+                     start: float, stop: float, *, seed: int = 0, decoder: str = "fast",
+                     use_cache: bool = True, device: str | None = None,
+                     beat_sync: bool = True,
+                     progress: Callable[[int, int], None] | None = None,
+                     stage: Callable[[str], None] | None = None) -> Motion:
+    """A dance (a motion file this song and model made) with its seconds start..stop
+    (from its frame 0) danced anew with `seed`: `section.regenerate_section`. Its meta is the
+    dance's, with the new seed and the section said."""
+    import numpy as np
+
+    from ..formats.motion_npz import load_motion
+    from ..model.checkpoint import load_checkpoint
+    from ..music.analysis import analyse_song
+    from .section import regenerate_section
+
+    say = stage or (lambda _name: None)
+    say("load")
+    dance = load_motion(dance_path)
+    checkpoint = load_checkpoint(model, expect_joint_set=dance.skeleton, device=device)
+    if abs(dance.fps - checkpoint.config.fps) > 1e-6:
+        raise DanceRevError(f"{dance_path}: the dance is at {dance.fps:g} fps, the model at "
+                            f"{checkpoint.config.fps:g}")
+    say("analyse")
+    music = analyse_song(audio, fps=checkpoint.config.fps, use_cache=use_cache)
+    say("generate")
+    beats = np.asarray(dance.meta.get("beat_times", []), dtype=np.float64)
+    positions = regenerate_section(music, checkpoint, dance.positions, start, stop, seed,
+                                   beats, audio_start=float(dance.meta.get("audio_start", 0)),
+                                   decoder=decoder, beat_sync=beat_sync, progress=progress)
+    meta = {**dance.meta, "seed": int(seed), "num": 1, "variation": 1,
+            "section": [float(start), float(stop)], "music": Path(audio).name}
+    return dance.with_positions(positions.astype(np.float32), meta=meta)
+
+
 def write_dances(dances: list[Motion], output: str | Path) -> list[Path]:
     """Write OUT.npz (or OUT_1.npz .. OUT_K.npz), all or none.
 

@@ -90,7 +90,7 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
     """Dances for a song, written as motion files only once all of them are made."""
     from ..generation.pipeline import DECODERS
     from ..generation.shaping import Shaping, shape_dance
-    from ..generation.song import dances_for_song, write_dances
+    from ..generation.song import dances_for_song, section_for_song
     from ..skeletons import BODY_25, JOINT_SETS
 
     song = request.path("song")
@@ -103,6 +103,25 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
         raise DanceRevError(f"{output}: the output must be a folder")
     seconds = request.number("seconds")
     device = _device(request)
+
+    def stage(name: str) -> None:
+        ctx.progress(name, 0, 1, GENERATE_STAGES[name], force=True)
+
+    def frames(done: int, total: int) -> None:
+        ctx.progress("generate", done, total, f"frame {done} of {total}")
+
+    if request.path("section_of", required=False) is not None:  # a section danced anew
+        first, stop = request.number("section_start"), request.number("section_stop")
+        if first is None or stop is None:
+            raise DanceRevError("section_of needs section_start and section_stop (seconds)")
+        dances = [section_for_song(
+            song, checkpoint, request.path("section_of"), first, stop,
+            seed=request.integer("seed", 0),
+            decoder=request.text("decoder", "fast", choices=DECODERS),
+            use_cache=request.flag("use_cache", True),
+            beat_sync=request.flag("beat_sync", True),
+            device=None if device == "auto" else device, stage=stage, progress=frames)]
+        return written_result(dances, output / f"{name}.npz", song, checkpoint, ctx)
     dances = dances_for_song(
         song, checkpoint, seconds=seconds, start=request.number("start", 0.0),
         seed=request.integer("seed", 0), num=request.integer("num", 1),
@@ -111,9 +130,7 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
         use_cache=request.flag("use_cache", True),
         beat_sync=request.flag("beat_sync", True),
         device=None if device == "auto" else device,
-        stage=lambda stage: ctx.progress(stage, 0, 1, GENERATE_STAGES[stage], force=True),
-        progress=lambda done, total: ctx.progress("generate", done, total,
-                                                  f"frame {done} of {total}"))
+        stage=stage, progress=frames)
     if request.flag("lift", False) and dances[0].skeleton == BODY_25.name:
         ctx.progress("lift", 0, len(dances), "lifting the 2D dance to 3D", force=True)
         dances = [lifted_dance(dance, ctx) for dance in dances]
@@ -121,16 +138,24 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
                       keep_turning=request.flag("keep_turning", False),
                       loop=request.flag("loop", False))
     dances = [shape_dance(dance, shaping) for dance in dances]
+    return written_result(dances, output / f"{name}.npz", song, checkpoint, ctx)
+
+
+def written_result(dances: list[Any], output: Path, song: Path, checkpoint: Path,
+                   ctx: Context) -> dict[str, Any]:
+    """Write the dances (all or none) and say what they are."""
+    from ..generation.song import write_dances
+
     ctx.progress("write", 0, len(dances), "writing the motion files", force=True)
     ctx.control.seal()  # past this point the outputs are committed and reported
-    files = write_dances(dances, output / f"{name}.npz")
+    files = write_dances(dances, output)
     first = dances[0]
     return {"files": [str(path) for path in files], "song": str(song),
             "checkpoint": str(checkpoint), "skeleton": first.skeleton, "fps": float(first.fps),
             "frames": int(first.num_frames), "seconds": first.num_frames / first.fps,
             "audio_start": first.meta["audio_start"], "beat_times": first.meta["beat_times"],
             "tempo": first.meta["tempo"], "seed": first.meta["seed"], "num": len(dances),
-            "decoder": first.meta["decoder"], "beat_sync": first.meta.get("beat_sync"),
+            "decoder": first.meta.get("decoder"), "beat_sync": first.meta.get("beat_sync"),
             "loop_start": first.meta.get("loop_start", 0.0)}
 
 
@@ -209,7 +234,8 @@ FIELDS: dict[str, frozenset[str]] = {
     "analyse": frozenset({"song", "use_cache"}),
     "generate": frozenset({"song", "checkpoint", "output", "name", "start", "seconds", "seed",
                            "num", "joints", "decoder", "use_cache", "device", "lift",
-                           "beat_sync", "in_place", "keep_turning", "loop"}),
+                           "beat_sync", "in_place", "keep_turning", "loop", "section_of",
+                           "section_start", "section_stop"}),
     "train": frozenset({"dataset", "output", "format", "config", "schedule", "epochs", "resume",
                         "batch_size", "seq_len", "lr", "seed", "val_fraction", "mirror",
                         "precision", "image_size", "device"}),
