@@ -22,6 +22,7 @@ from ..model.pose_encoding import model_poses_to_layout
 from ..motion import Motion
 from ..music.features import MusicFeatures
 from ..skeletons import CANONICAL_24, joint_set
+from . import feet
 from .beat_sync import sync_to_beats
 from .plausible import plausible_positions, settled_start
 
@@ -78,12 +79,13 @@ def poses_to_motion(poses: np.ndarray, joints: str, fps: float,
 
 def generate_dance(features: MusicFeatures, checkpoint: Checkpoint, seconds: float | None = None,
                    seed: int = 0, num: int = 1, *, start: float = 0.0, decoder: str = "fast",
-                   beat_sync: bool = True,
+                   beat_sync: bool = True, plant_feet: bool = True,
                    progress: Callable[[int, int], None] | None = None) -> list[Motion]:
     """`num` dances as delivered: `decode_dances` (see there), then `finish_dance` (the
     opening held still, canonical 3D ones made physically plausible and, with `beat_sync`,
-    the default, re-timed so their accents land on the song's beats)."""
-    return [finish_dance(dance, beat_sync)
+    the default, re-timed so their accents land on the song's beats; with `plant_feet`,
+    the default, their standing feet pinned to the floor)."""
+    return [finish_dance(dance, beat_sync, plant_feet=plant_feet)
             for dance in decode_dances(features, checkpoint, seconds, seed, num, start=start,
                                        decoder=decoder, progress=progress)]
 
@@ -153,12 +155,14 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
             for k in range(num)]
 
 
-def finish_dance(dance: Motion, beat_sync: bool = True) -> Motion:
+def finish_dance(dance: Motion, beat_sync: bool = True, *, plant_feet: bool = True) -> Motion:
     """A decoded dance as delivered, in this order: its opening rush held still
     (`plausible.settled_start`); for canonical 3D joints, made physically plausible
     (plausible.py), so that beat sync times the dance as it will look; re-timed onto the beats
     in its meta (beat_sync.py, unless `beat_sync` is False; `meta["beat_sync"]` says what
-    moved), then made plausible again. The decoded dance is left as it was."""
+    moved), then made plausible again; last, for canonical 3D joints unless `plant_feet` is
+    False, the feet standing on the floor pinned in place, the legs reaching them (feet.py;
+    `meta["feet"]` says what was done). The decoded dance is left as it was."""
     positions, meta = settled_start(dance.positions, dance.fps), dict(dance.meta)
     canonical = dance.skeleton == CANONICAL_24.name
     if canonical:
@@ -169,6 +173,13 @@ def finish_dance(dance: Motion, beat_sync: bool = True) -> Motion:
         meta["beat_sync"] = report.summary()
         if canonical:  # re-timing blends neighbouring frames, which shortens fast-turning bones
             positions = plausible_positions(positions, dance.fps)
+    if canonical and plant_feet:  # last: nothing after it may make the feet slide again
+        contacts = feet.foot_contacts(positions, dance.fps)
+        positions = feet.plant_feet(positions, dance.fps, contacts)
+        held = sum(c.stop - c.start for c in contacts) / max(1, 2 * len(positions))
+        meta["feet"] = (f"feet planted on {len(contacts)} spots ({held:.0%} of foot-frames), "
+                        "ankle and toe pinned, legs re-solved by two-bone IK, hips unchanged "
+                        "(feet.py)")
     return dance.with_positions(np.asarray(positions, dtype=np.float32), meta=meta)
 
 
