@@ -158,28 +158,30 @@ def decode_dances(features: MusicFeatures, checkpoint: Checkpoint, seconds: floa
 def finish_dance(dance: Motion, beat_sync: bool = True, *, plant_feet: bool = True) -> Motion:
     """A decoded dance as delivered, in this order: its opening rush held still
     (`plausible.settled_start`); for canonical 3D joints, made physically plausible
-    (plausible.py), so that beat sync times the dance as it will look; re-timed onto the beats
-    in its meta (beat_sync.py, unless `beat_sync` is False; `meta["beat_sync"]` says what
-    moved), then made plausible again; last, for canonical 3D joints unless `plant_feet` is
-    False, the feet standing on the floor pinned in place, the legs reaching them (feet.py;
-    `meta["feet"]` says what was done). The decoded dance is left as it was."""
+    (plausible.py) and, unless `plant_feet` is False, its feet standing on the floor pinned
+    in place with the legs reaching them (feet.py; `meta["feet"]` says what was done), so
+    that beat sync times the dance as it will look; re-timed onto the beats in its meta
+    (beat_sync.py, unless `beat_sync` is False; `meta["beat_sync"]` says what moved), then
+    made plausible again. (Re-timing keeps a pinned foot pinned, and the plausible pass
+    only moves a foot where a bone was shortened; planting after beat sync instead costs
+    the beats: bench/skating.py.) The decoded dance is left as it was."""
     positions, meta = settled_start(dance.positions, dance.fps), dict(dance.meta)
     canonical = dance.skeleton == CANONICAL_24.name
     if canonical:
         positions = plausible_positions(positions, dance.fps)
         meta["plausible"] = "no glitches, constant bone lengths, feet on the floor (plausible.py)"
+        if plant_feet:
+            contacts = feet.foot_contacts(positions, dance.fps)
+            positions = feet.plant_feet(positions, dance.fps, contacts)
+            held = sum(c.stop - c.start for c in contacts) / max(1, 2 * len(positions))
+            meta["feet"] = (f"feet planted on {len(contacts)} spots ({held:.0%} of foot-frames), "
+                            "ankle and toe pinned, legs re-solved by two-bone IK, hips "
+                            "unchanged (feet.py)")
     if beat_sync:
         positions, report = sync_to_beats(positions, dance.fps, meta["beat_times"])
         meta["beat_sync"] = report.summary()
         if canonical:  # re-timing blends neighbouring frames, which shortens fast-turning bones
             positions = plausible_positions(positions, dance.fps)
-    if canonical and plant_feet:  # last: nothing after it may make the feet slide again
-        contacts = feet.foot_contacts(positions, dance.fps)
-        positions = feet.plant_feet(positions, dance.fps, contacts)
-        held = sum(c.stop - c.start for c in contacts) / max(1, 2 * len(positions))
-        meta["feet"] = (f"feet planted on {len(contacts)} spots ({held:.0%} of foot-frames), "
-                        "ankle and toe pinned, legs re-solved by two-bone IK, hips unchanged "
-                        "(feet.py)")
     return dance.with_positions(np.asarray(positions, dtype=np.float32), meta=meta)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import DanceRevError
 from ..motion import Motion
 from ..skeletons import CANONICAL_24
+from .feet import plant_feet
 from .loop import loop_span, make_loop
 from .root_motion import in_place
 
@@ -44,8 +45,11 @@ def shape_dance(dance: Motion, shaping: Shaping) -> Motion:
     positions, meta = np.asarray(dance.positions, dtype=np.float64), dict(dance.meta)
     done = []
     if shaping.in_place:
-        positions = in_place(positions, shaping.keep_turning, dance.fps)
-        done.append("in place" + (", turning kept" if shaping.keep_turning else ""))
+        # taking the travel off makes planted feet slide back (0.44-0.63 m/s on the shipped
+        # model's dances against 0.03-0.04 m/s planted again): they are planted anew
+        positions = plant_feet(in_place(positions, shaping.keep_turning, dance.fps), dance.fps)
+        done.append("in place" + (", turning kept" if shaping.keep_turning else "")
+                    + ", feet planted again")
     if shaping.loop:
         beats = np.asarray(meta.get("beat_times", []), dtype=np.float64)
         first, stop, _blend = loop_span(len(positions), dance.fps, beats)

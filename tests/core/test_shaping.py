@@ -32,7 +32,8 @@ def test_in_place_takes_the_travel_off():
     placed = shape_dance(dance, Shaping(in_place=True))
     root = placed.positions[:, 0, :2]
     assert np.linalg.norm(root - root[0], axis=1).max() < 0.01
-    assert placed.meta["shape"] == "in place" and placed.num_frames == dance.num_frames
+    assert placed.meta["shape"] == "in place, feet planted again"
+    assert placed.num_frames == dance.num_frames
 
 
 def test_a_loop_moves_the_music_with_it():
