@@ -19,6 +19,7 @@ motion_npz = importlib.import_module(".formats.motion_npz", dancerev_core.__name
 retarget = importlib.import_module(".retarget", dancerev_core.__name__)
 signals = importlib.import_module(".signals", dancerev_core.__name__)
 skeletons = importlib.import_module(".skeletons", dancerev_core.__name__)
+feet = importlib.import_module(".generation.feet", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "files", "motion", "motion_npz", "retarget", "signals",
-           "skeletons"]
+__all__ = ["dancerev_core", "errors", "feet", "files", "motion", "motion_npz", "retarget",
+           "signals", "skeletons"]

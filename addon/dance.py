@@ -21,7 +21,7 @@ import numpy as np
 
 from . import compat, keyframes
 from .armature import armature_rest
-from .core import dancerev_core, errors, motion, motion_npz, retarget, skeletons
+from .core import dancerev_core, errors, feet, motion, motion_npz, retarget, skeletons
 
 DanceRevError = errors.DanceRevError
 DEFAULT_MODEL = Path(dancerev_core.__file__).parent / "pretrained" / "dance-default.json"
@@ -138,11 +138,14 @@ def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str],
         dance = _canonical(motion_npz.load_motion(name), Path(name))
         period = dance.num_frames / dance.fps  # a loop's length, seconds
         dance = keyframes.resample_for_scene(dance, scene)
+        # feet planted anew in the character's proportions stay planted on the rig
+        positions = feet.plant_feet(retarget.in_rig_proportions(dance, rest, plan.bone_map),
+                                    dance.fps)
         frames = frame_start + np.arange(dance.num_frames, dtype=np.float64)
         if plan.loop:  # the first pose again one period on, where that falls (a fraction)
-            dance = dance.with_positions(np.concatenate([dance.positions, dance.positions[:1]]))
+            positions = np.concatenate([positions, positions[:1]])
             frames = np.append(frames, frame_start + period * keyframes.scene_fps(scene))
-        result = retarget.retarget(dance, rest, plan.bone_map)
+        result = retarget.retarget(positions, rest, plan.bone_map, fps=dance.fps)
         dances.append((closed_loop(result) if plan.loop else result, frames))
     return dances
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DanceRevError
+
+if TYPE_CHECKING:
+    from ..generation.shaping import Shaping
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,8 @@ def add_shaping_options(parser: argparse.ArgumentParser) -> None:
                              "so it plays seamlessly on repeat")
 
 
-def shaping_of(args: argparse.Namespace):  # -> generation.shaping.Shaping
+def shaping_of(args: argparse.Namespace) -> Shaping:
     """The Shaping the parsed --in-place, --keep-turning and --loop ask for."""
-    from ..errors import DanceRevError
     from ..generation.shaping import Shaping
 
     if args.keep_turning and not args.in_place:

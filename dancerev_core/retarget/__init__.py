@@ -2,6 +2,8 @@
 
     rest = rest_from_edit_bones(names, parents, heads, tails, rolls, object_matrix)
     result = retarget(motion, rest)          # detects the rig map or maps by structure
+    result = retarget(plant_feet(in_rig_proportions(motion, rest, bone_map), fps), rest,
+                      bone_map)               # feet planted in the rig's proportions stay
     result.rotations[t, b]                   # pose_bone.rotation_quaternion (w, x, y, z)
     result.locations[t, b]                   # pose_bone.location (pelvis, detached bones)
 
@@ -11,6 +13,7 @@ format version 2); `structure` the fallback for rigs with their own bone names.
 
 from .bvh_target import bvh_axes_matrix, retarget_to_bvh
 from .detect import detect_bone_map, load_bone_map, resolve_bone_map
+from .fit import in_rig_proportions, rig_joints
 from .frames import rest_points
 from .rest import (
     RigRest,
@@ -26,10 +29,10 @@ from .structure import structural_bone_map
 
 __all__ = [
     "BoneMap", "Retargeted", "RigMapVariant", "RigRest", "builtin_rig_maps", "bvh_axes_matrix",
-    "detect_bone_map", "load_bone_map", "load_rig_map", "resolve_bone_map", "rest_from_bvh",
-    "rest_from_edit_bones", "rest_from_gltf", "rest_from_matrices", "rest_from_mpfb",
-    "rest_points", "retarget", "retarget_to_bvh", "roll_matrices", "similarity_matrix",
-    "structural_bone_map",
+    "detect_bone_map", "in_rig_proportions", "load_bone_map", "load_rig_map",
+    "resolve_bone_map", "rest_from_bvh", "rest_from_edit_bones", "rest_from_gltf",
+    "rest_from_matrices", "rest_from_mpfb", "rest_points", "retarget", "retarget_to_bvh",
+    "rig_joints", "roll_matrices", "similarity_matrix", "structural_bone_map",
 ]
 
 
