@@ -3,7 +3,7 @@
 
     bash .ci/with-venv python bench/real_data_training.py [--sets cmu-unwarped,salsa-travel,recipe]
         [--epochs 200] [--snapshots 4] [--out runs/real-data-bench] [--set training.lr=0.001]
-        [--tag NAME]
+        [--tag NAME] [--evaluate-only]
 
 Issue 15's before and after, 200 epochs each (MODEL_CARD.md, "Training on real data"):
     ... --tag paper --set model.pose_encoding=absolute --set training.scale_poses=false
@@ -165,7 +165,10 @@ def run_set(name: str, args: argparse.Namespace, model_changes: dict,
     config = run / "config.json"
     config.write_text(json.dumps({"model": model_values, "training": training_values},
                                  indent=1))
-    if not (run / "last.json").is_file():
+    if args.evaluate_only:
+        if not (run / "history.jsonl").is_file():
+            raise SystemExit(f"--evaluate-only: {run} holds no run")
+    elif not (run / "last.json").is_file():
         train_run(data / "train", run, config_file=config, progress=False,
                   log=lambda line: print(f"  {name}: {line}", flush=True))
     else:
@@ -234,6 +237,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], dest="changes",
                         help="model.KEY=VALUE or training.KEY=VALUE over the recipe config")
     parser.add_argument("--tag", default="", help="suffix of the run folders (ablations)")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="judge the snapshots a run already has (one stopped early) "
+                             "without training it further")
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "real-data-bench")
     args = parser.parse_args()
