@@ -14,6 +14,8 @@ from addon import keyframes, runs
 from dancerev_core.cli import main
 from tests.addon.test_operators import generate, gltf_rig, snapshot, users_own_action
 
+pytestmark = pytest.mark.timeout(180, method="signal")  # each test takes about 5 s
+
 
 def nla_state(obj) -> dict:
     """What the user had: the active Action, its keys, and every track with its strips."""
