@@ -119,13 +119,14 @@ def _canonical(dance: motion.Motion, path: Path) -> motion.Motion:
 
 
 def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str],
-                    frame_start: float | None = None) -> list[tuple[Any, np.ndarray]]:
+                    frame_start: float | None = None
+                    ) -> list[tuple[Any, np.ndarray, motion.Motion]]:
     """Read each dance file, bring it to the scene's frame rate and retarget it to the rig.
 
-    Returns (Retargeted, scene frames from `frame_start`, default the plan's) per dance;
-    nothing in the scene changes. A loop gets its first pose again one period on (a key
-    between frames where the period is not a whole number of scene frames), so that its
-    Action cycles seamlessly (`keyframes.make_cyclic`).
+    Returns (Retargeted, scene frames from `frame_start`, default the plan's, the dance as
+    read) per dance; nothing in the scene changes. A loop gets its first pose again one
+    period on (a key between frames where the period is not a whole number of scene
+    frames), so that its Action cycles seamlessly (`keyframes.make_cyclic`).
     """
     frame_start = plan.frame_start if frame_start is None else frame_start
     armature = bpy.data.objects.get(plan.armature)
@@ -135,9 +136,9 @@ def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str],
     rest = plan.rest.with_object_matrix(np.array(armature.matrix_world, dtype=np.float64))
     dances = []
     for name in files:
-        dance = _canonical(motion_npz.load_motion(name), Path(name))
-        period = dance.num_frames / dance.fps  # a loop's length, seconds
-        dance = keyframes.resample_for_scene(dance, scene)
+        read = _canonical(motion_npz.load_motion(name), Path(name))
+        period = read.num_frames / read.fps  # a loop's length, seconds
+        dance = keyframes.resample_for_scene(read, scene)
         # feet planted anew in the character's proportions stay planted on the rig
         positions = feet.plant_feet(retarget.in_rig_proportions(dance, rest, plan.bone_map),
                                     dance.fps)
@@ -146,7 +147,7 @@ def retarget_dances(scene: bpy.types.Scene, plan: DancePlan, files: list[str],
             positions = np.concatenate([positions, positions[:1]])
             frames = np.append(frames, frame_start + period * keyframes.scene_fps(scene))
         result = retarget.retarget(positions, rest, plan.bone_map, fps=dance.fps)
-        dances.append((closed_loop(result) if plan.loop else result, frames))
+        dances.append((closed_loop(result) if plan.loop else result, frames, read))
     return dances
 
 
@@ -208,25 +209,33 @@ def apply_section(scene: bpy.types.Scene, plan: DancePlan, source: bpy.types.Act
     every key outside the scene frames `section_frames` (first, last) is the source's; it
     becomes the one playing."""
     _dance, frame_start = stored_dance(source)
-    [(retargeted, frames)] = retarget_dances(scene, plan, list(result["files"]), frame_start)
+    [(retargeted, frames, read)] = retarget_dances(scene, plan, list(result["files"]),
+                                                   frame_start)
     armature = bpy.data.objects[plan.armature]
     number = 1 + sum(1 for action in bpy.data.actions if keyframes.is_dance_action(action))
     name = keyframes.dance_action_name(plan.song.name, number)
     action = keyframes.new_dance_action(armature, retargeted, frames, name)
     keyframes.keep_keys_outside(action, source, *section_frames)
-    if plan.loop:
-        keyframes.make_cyclic(action)
     if keyframes.PREVIOUS_STATE in source:
         keyframes.share_record(source, action)
-    store_dance(action, motion_npz.load_motion(result["files"][0]), frame_start)
-    action.use_fake_user = True
-    action["dancerev_seed"] = int(result.get("seed", plan.seed))
+    keep_variation(action, plan, read, frame_start, result)
     if keyframes.NLA_STATE in source:
         keyframes.add_dance_tracks(armature, [action])
         keyframes.play_dance_track(armature, action)
     else:
         keyframes.switch_dance(armature, action)
     return action
+
+
+def keep_variation(action: bpy.types.Action, plan: DancePlan, read: motion.Motion,
+                   frame_start: float, result: dict[str, Any]) -> None:
+    """What every variation's Action gets: cycling for a loop, its canonical dance kept
+    (`store_dance`), a fake user (it survives saving) and its seed."""
+    if plan.loop:
+        keyframes.make_cyclic(action)
+    store_dance(action, read, frame_start)
+    action.use_fake_user = True
+    action["dancerev_seed"] = int(result.get("seed", plan.seed))
 
 
 def closed_loop(result: Any) -> Any:
@@ -272,7 +281,7 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
     armature = bpy.data.objects[plan.armature]
     song = Path(result.get("song", plan.song)).name
     actions = []
-    for number, (retargeted, frames) in enumerate(dances, start=1):
+    for number, (retargeted, frames, read) in enumerate(dances, start=1):
         name = keyframes.dance_action_name(song, number)
         if number == 1 and not plan.nla:
             action = keyframes.apply_dance(armature, retargeted, frames, name=name)
@@ -280,11 +289,7 @@ def apply_dances(scene: bpy.types.Scene, plan: DancePlan, result: dict[str, Any]
             action = keyframes.new_dance_action(armature, retargeted, frames, name)
             if not plan.nla:
                 keyframes.share_record(actions[0], action)
-        if plan.loop:
-            keyframes.make_cyclic(action)
-        store_dance(action, motion_npz.load_motion(result["files"][number - 1]), frame_start)
-        action.use_fake_user = True
-        action["dancerev_seed"] = int(result.get("seed", plan.seed))
+        keep_variation(action, plan, read, frame_start, result)
         actions.append(action)
     if plan.nla:
         keyframes.add_dance_tracks(armature, actions)
