@@ -284,8 +284,8 @@ def align_features(music: MusicFeatures, offset: float, fps: float,
     count = min(num_frames, math.floor((last - start) / step + 1e-9) + 1)
     whole_start = round(start)
     if step.denominator == 1 and abs(start - whole_start) < 1e-6:
-        rows = whole_start + np.arange(count) * int(step)
-        return np.ascontiguousarray(music.features[rows], dtype=np.float32)
+        kept = music.decimated(whole_start, int(step)).features[:count]
+        return np.ascontiguousarray(kept, dtype=np.float32)
     position = start + np.arange(count) * float(step)
     lower = np.minimum(np.floor(position).astype(np.int64), last)
     upper = np.minimum(lower + 1, last)

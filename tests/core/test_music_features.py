@@ -70,8 +70,21 @@ def test_reference_matches_librosa_called_directly(excerpt, native):
 def test_even_odd_streams_and_alignment(native):
     even, odd = native.even_odd()
     assert even.fps == odd.fps == 15.0
-    np.testing.assert_array_equal(even.features, native.features[0::2])
-    np.testing.assert_array_equal(odd.features, native.features[1::2])
+    slices = block_slices()
+    plain = [s for name, s in slices.items() if name not in ("beat", "onset_envelope")]
+    for stream, first in ((even, 0), (odd, 1)):
+        for columns in plain:
+            np.testing.assert_array_equal(stream.features[:, columns],
+                                          native.features[first::2, columns])
+        # Every beat of the song marks a frame of each stream (slicing kept about half).
+        beat_frames = np.flatnonzero(stream.block("beat")[:, 0])
+        assert len(beat_frames) == len(native.beat_times)
+        source = np.rint(native.beat_times * 30.0).astype(int) - first
+        np.testing.assert_array_equal(beat_frames, (source + 1) // 2)
+        # No onset peak is lost between kept frames.
+        onset = native.block("onset_envelope")[:, 0]
+        assert stream.block("onset_envelope")[:, 0].max() == onset.max()
+        assert np.all(stream.block("onset_envelope")[:, 0] >= onset[first::2])
     # Frame j of the even stream is the instant j / 15 s: motion frame j at 15 fps.
     np.testing.assert_allclose(even.times(), native.times()[0::2])
 
