@@ -21,6 +21,7 @@ def register() -> None:
 
 def unregister() -> None:
     runs.cancel_all()
+    runs.stop_warm_worker()
     runtime_install.stop()
     properties.unregister()
     _unregister()

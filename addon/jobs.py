@@ -14,6 +14,7 @@ Pure Python (no bpy), so the tests and a headless batch runner use it as it is.
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib.util
 import json
 import os
@@ -186,24 +187,29 @@ class WorkerJob:
         if self.state != "idle":
             raise RuntimeError(f"the {self.job} job was already started")
         self.state = "running"
-        problem = self._start_problem()
-        if problem is None:
-            try:
-                self._process = subprocess.Popen(
-                    [self.python, "-m", WORKER_MODULE], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.core_path,
-                    env=worker_environment(self.core_path, self.site_packages, self.cache_dir,
-                                           self.device, self.base_env))
-            except OSError as error:
-                problem = (f"cannot start the worker with {self.python}: "
-                           f"{error.strerror or error}")
-        if problem is not None:
-            self._finish_with_error(problem)
+        process = self._spawn()
+        if isinstance(process, str):
+            self._finish_with_error(process)
             return self
+        self._process = process
         read_lines(self._process.stdout, self._lines, "stdout")
         self._stderr_thread = read_lines(self._process.stderr, self._lines, "stderr")
         self._send(self.request)
         return self
+
+    def _spawn(self, *arguments: str) -> subprocess.Popen | str:
+        """The worker process, or why it could not be started (one line)."""
+        problem = self._start_problem()
+        if problem is not None:
+            return problem
+        try:
+            return subprocess.Popen(
+                [self.python, "-m", WORKER_MODULE, *arguments], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.core_path,
+                env=worker_environment(self.core_path, self.site_packages, self.cache_dir,
+                                       self.device, self.base_env))
+        except OSError as error:
+            return f"cannot start the worker with {self.python}: {error.strerror or error}"
 
     def _start_problem(self) -> str | None:
         if not self.python:
@@ -361,3 +367,137 @@ class WorkerJob:
             if self.finished or (end is not None and time.monotonic() >= end):
                 return events
             time.sleep(interval)
+
+
+# -- the warm worker -----------------------------------------------------------------------
+class WarmWorker:
+    """One `--warm` worker process kept between jobs (dancerev_core/worker/warm.py).
+
+    The worker keeps torch imported, the model loaded with its int8 decoder and the songs
+    analysed, so only the first job pays for them. `job(request)` makes a `WarmJob` that
+    runs on this process, starting it on first use and again whenever it has died (crash,
+    a cancel it ignored, a protocol error): a dead worker costs the job it was running
+    (one `error` event) and nothing after it. One job at a time; `stop()` ends the process
+    (EOF on its stdin, then kill), and so does the end of Blender's process, which closes
+    the pipe.
+    """
+
+    def __init__(self, python: str | os.PathLike | None, *,
+                 core_path: str | os.PathLike | None = None,
+                 site_packages: str | os.PathLike | None = None,
+                 cache_dir: str | os.PathLike | None = None, device: str | None = None,
+                 env: Mapping[str, str] | None = None,
+                 cancel_timeout: float = CANCEL_TIMEOUT) -> None:
+        self.settings = {"python": python, "core_path": core_path,
+                         "site_packages": site_packages, "cache_dir": cache_dir,
+                         "device": device, "env": env, "cancel_timeout": cancel_timeout}
+        self.process: subprocess.Popen | None = None
+        self.lines: queue.Queue = queue.Queue()
+        self.stderr_thread: threading.Thread | None = None
+        self.hello: dict[str, Any] | None = None
+        self.starts = 0  # processes started so far (tests and benchmarks read it)
+        self.current: WarmJob | None = None
+
+    @property
+    def key(self) -> tuple:
+        """What a worker is started with: a change of preferences needs a new one."""
+        s = self.settings
+        return tuple(str(s[k]) if s[k] is not None else None
+                     for k in ("python", "core_path", "site_packages", "cache_dir", "device"))
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def job(self, request: Mapping[str, Any]) -> WarmJob:
+        """A job for this worker (not started)."""
+        return WarmJob(request, self)
+
+    def adopt(self, process: subprocess.Popen) -> None:
+        """Follow a freshly started worker process: new queue, new readers."""
+        self.process, self.lines, self.hello = process, queue.Queue(), None
+        read_lines(process.stdout, self.lines, "stdout")
+        self.stderr_thread = read_lines(process.stderr, self.lines, "stderr")
+        self.starts += 1
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """End the worker: its job cancelled, EOF on stdin, then terminate and kill."""
+        if self.current is not None and not self.current.finished:
+            self.current.cancel(wait=True)
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                process.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class WarmJob(WorkerJob):
+    """A `WorkerJob` run on a `WarmWorker`'s process: its events and states are the same, but
+    its end leaves the process running for the next job. A cancel stops the job, not the
+    process, unless the job overruns `cancel_timeout`: then the process is killed and the
+    next job starts a fresh one."""
+
+    def __init__(self, request: Mapping[str, Any], worker: WarmWorker) -> None:
+        settings = worker.settings
+        super().__init__(request, settings["python"], core_path=settings["core_path"],
+                         site_packages=settings["site_packages"],
+                         cache_dir=settings["cache_dir"], device=settings["device"],
+                         env=settings["env"], cancel_timeout=settings["cancel_timeout"])
+        self.worker = worker
+        self.reused = False  # ran on a process an earlier job had started
+
+    def start(self) -> WarmJob:
+        if self.state != "idle":
+            raise RuntimeError(f"the {self.job} job was already started")
+        current = self.worker.current
+        if current is not None and not current.finished:
+            raise RuntimeError(f"the warm worker is running a {current.job} job")
+        self.state = "running"
+        self.reused = self.worker.alive()
+        if not self.reused:
+            process = self._spawn("--warm")
+            if isinstance(process, str):
+                self._finish_with_error(process)
+                return self
+            self.worker.adopt(process)
+        self.worker.current = self
+        self._process, self._lines = self.worker.process, self.worker.lines
+        self._stderr_thread = self.worker.stderr_thread
+        self.hello = self.worker.hello
+        self._send(self.request)
+        return self
+
+    def _take(self, line: str) -> list[dict[str, Any]]:
+        events = super()._take(line)
+        if events and events[0].get("event") == "hello":
+            self.worker.hello = self.hello
+        return events
+
+    def cancel(self, wait: bool = True) -> None:
+        """Ask the job to stop; with `wait`, block until it has (the process stays) or, past
+        `cancel_timeout`, kill the process. The outcome arrives through `poll()`."""
+        if self.finished:
+            return
+        if self._process is None:
+            super().cancel(wait)
+            return
+        if self.state == "running":
+            self.state = "cancelling"
+            self._deadline = time.monotonic() + self.cancel_timeout
+            self._send({"cancel": True})
+        if not wait:
+            return
+        end = self._deadline + KILL_GRACE + 1.0
+        while not self.finished and time.monotonic() < end:
+            arrived = WorkerJob.poll(self)  # it replaces self._pending: read it first
+            self._pending.extend(arrived)
+            if not self.finished:
+                time.sleep(0.01)

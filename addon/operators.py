@@ -26,7 +26,8 @@ class GenerateRun(runs.Run):
 
     def __init__(self, scene: bpy.types.Scene, plan: dance.DancePlan, output: Path,
                  context: bpy.types.Context | None = None) -> None:
-        super().__init__(scene, runs.worker_job(dance.generate_request(plan, output), context))
+        super().__init__(scene, runs.worker_job(dance.generate_request(plan, output), context,
+                                                warm=True))
         self.plan = plan
         self.scratch = output  # the worker's motion files, read into Actions and then removed
 
@@ -71,7 +72,7 @@ class SectionRun(GenerateRun):
     def __init__(self, scene: bpy.types.Scene, plan: dance.DancePlan, source: bpy.types.Action,
                  request: dict[str, Any], scratch: Path, frames: tuple[int, int],
                  context: bpy.types.Context | None = None) -> None:
-        runs.Run.__init__(self, scene, runs.worker_job(request, context))
+        runs.Run.__init__(self, scene, runs.worker_job(request, context, warm=True))
         self.plan, self.scratch, self.source_name = plan, scratch, source.name
         self.frames = frames
 

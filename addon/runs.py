@@ -8,6 +8,7 @@ keyframes on the main thread, the only place bpy data may change). A scene that 
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,16 +42,44 @@ def redraw() -> None:
                         region.tag_redraw()
 
 
-def worker_job(request: dict[str, Any], context: bpy.types.Context | None = None
-               ) -> jobs.WorkerJob:
-    """A worker job configured from the add-on's preferences (not started)."""
+def worker_job(request: dict[str, Any], context: bpy.types.Context | None = None, *,
+               warm: bool = False) -> jobs.WorkerJob:
+    """A worker job configured from the add-on's preferences (not started).
+
+    `warm` runs it on the add-on's one warm worker (generation: the model and the songs
+    stay loaded between clicks); otherwise it gets a process of its own (training)."""
     prefs = settings.settings(context)
     runtime = settings.runtime_folder()
     site_packages = runtime if runtime.is_dir() else None
     python = jobs.find_python(prefs.python or None, site_packages)
     cache = prefs.cache_dir or str(settings.user_folder() / "cache")
-    return jobs.WorkerJob(request, python, site_packages=site_packages, cache_dir=cache,
-                          device=prefs.device)
+    options = {"site_packages": site_packages, "cache_dir": cache, "device": prefs.device}
+    if not warm:
+        return jobs.WorkerJob(request, python, **options)
+    return warm_worker(python, options).job(request)
+
+
+_warm: list[jobs.WarmWorker] = []  # at most one; replaced when the preferences change
+
+
+def warm_worker(python: str | None, options: dict[str, Any]) -> jobs.WarmWorker:
+    """The add-on's warm worker for these settings (a new one, the old stopped, if they
+    changed)."""
+    wanted = jobs.WarmWorker(python, **options)
+    if _warm and _warm[0].key == wanted.key:
+        return _warm[0]
+    stop_warm_worker()
+    _warm.append(wanted)
+    return wanted
+
+
+def stop_warm_worker() -> None:
+    """End the warm worker (unregistering, quitting, preferences changed)."""
+    while _warm:
+        _warm.pop().stop()
+
+
+atexit.register(stop_warm_worker)  # Blender quitting; its closed pipe would end it too
 
 
 def scratch_folder(kind: str) -> Path:

@@ -10,11 +10,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "worker", help="run one job spoken to in JSON lines (what the Blender add-on starts)",
         description="Read one request as a JSON line on stdin, write JSON events on stdout "
                     "(protocol: dancerev_core/worker/__init__.py and the README).")
+    parser.add_argument("--warm", action="store_true",
+                        help="stay after each job for the next request, keeping the model and "
+                             "the songs loaded (dancerev_core/worker/warm.py)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..worker.run import serve
+    if args.warm:
+        from ..worker.warm import serve
+    else:
+        from ..worker.run import serve
 
     serve()  # ends the process with the job's exit code
     return 0

@@ -76,8 +76,9 @@ class MusicFeatures:
         Plain slicing keeps only the beats and onset peaks that fall on kept frames: half
         of them in the paper's 15 fps streams, so a model trained on those heard a beat
         that came and went at random. Here the beat column is rebuilt from `beat_times`
-        (each beat marks its nearest kept frame, the later of two) and the onset envelope keeps the largest
-        value within half a step either side. `beat_times` are measured from frame `first`.
+        (each beat marks its nearest kept frame, the later of two) and the onset envelope
+        keeps the largest value within half a step either side. `beat_times` are measured
+        from frame `first`.
         """
         if step < 1 or not 0 <= first < max(1, self.num_frames):
             raise DanceRevError(f"cannot take every {step}th feature frame from frame {first} "

@@ -1,3 +1,8 @@
-from .run import serve
+import sys
+
+if "--warm" in sys.argv[1:]:
+    from .warm import serve
+else:
+    from .run import serve
 
 serve()

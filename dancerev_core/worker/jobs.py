@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import DanceRevError
+from ..generation.kept import Kept
 from .context import Context
 from .protocol import Request
 
@@ -24,6 +25,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # What the worker imports at run time, in the order `check` reports them.
 RUNTIME_MODULES = ("numpy", "torch", "librosa", "scipy", "soundfile", "soxr", "av",
                    "bottleneck", "safetensors", "tqdm")
+KEPT = Kept()  # a warm worker's loaded models and songs, between its jobs
 GENERATE_STAGES = {"load": "loading the model", "analyse": "analysing the song",
                    "generate": "generating the dance"}
 
@@ -73,12 +75,12 @@ def check(request: Request, ctx: Context) -> dict[str, Any]:
 # -- analyse -------------------------------------------------------------------------------
 def analyse(request: Request, ctx: Context) -> dict[str, Any]:
     """A song's beats, tempo and duration (through the feature cache)."""
-    from ..music.analysis import analyse_song
+    from ..music.features import MODEL_FPS
 
     song = request.path("song")
     use_cache = request.flag("use_cache", True)
     ctx.progress("analyse", 0, 1, f"analysing {song.name}")
-    music = analyse_song(song, use_cache=use_cache)
+    music = KEPT.music(song, fps=MODEL_FPS, use_cache=use_cache)
     ctx.progress("analyse", 1, 1, f"analysed {song.name}")
     return {"song": str(song), "duration": float(music.duration), "tempo": float(music.tempo),
             "beat_times": [round(float(t), 6) for t in music.beat_times],
@@ -120,7 +122,8 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
             decoder=request.text("decoder", "fast", choices=DECODERS),
             use_cache=request.flag("use_cache", True),
             beat_sync=request.flag("beat_sync", True),
-            device=None if device == "auto" else device, stage=stage, progress=frames)]
+            device=None if device == "auto" else device, stage=stage, progress=frames,
+            kept=KEPT)]
         return written_result(dances, output / f"{name}.npz", song, checkpoint, ctx)
     dances = dances_for_song(
         song, checkpoint, seconds=seconds, start=request.number("start", 0.0),
@@ -130,7 +133,7 @@ def generate(request: Request, ctx: Context) -> dict[str, Any]:
         use_cache=request.flag("use_cache", True),
         beat_sync=request.flag("beat_sync", True),
         device=None if device == "auto" else device,
-        stage=stage, progress=frames)
+        stage=stage, progress=frames, kept=KEPT)
     if request.flag("lift", False) and dances[0].skeleton == BODY_25.name:
         ctx.progress("lift", 0, len(dances), "lifting the 2D dance to 3D", force=True)
         dances = [lifted_dance(dance, ctx) for dance in dances]

@@ -73,21 +73,21 @@ def main() -> int:
 
     control.listen(stdin, give_up, refuse)
     try:
-        event, fields, code = _run(request, ctx)
+        event, fields, code = run_job(request, ctx)
     except Cancelled:  # at most one more can arrive while the first is being handled
-        event, fields, code = _cancelled(request.job, ctx)
+        event, fields, code = cancelled_outcome(request.job, ctx)
     control.seal()
     channel.emit(event, **fields)
     return code
 
 
-def _run(request: Any, ctx: Context) -> tuple[str, dict[str, Any], int]:
+def run_job(request: Any, ctx: Context) -> tuple[str, dict[str, Any], int]:
     try:
         payload = JOBS[request.job](request, ctx)
         ctx.control.seal()
         return "result", payload, EXIT_OK
     except Cancelled:
-        return _cancelled(request.job, ctx)
+        return cancelled_outcome(request.job, ctx)
     except RequestError as error:
         ctx.control.seal()
         return "error", {"message": str(error), "kind": "request"}, EXIT_INPUT
@@ -117,7 +117,7 @@ def _missing_module(error: Exception) -> str | None:
     return None if root == __package__.split(".")[0] else root
 
 
-def _cancelled(job: str, ctx: Context) -> tuple[str, dict[str, Any], int]:
+def cancelled_outcome(job: str, ctx: Context) -> tuple[str, dict[str, Any], int]:
     ctx.control.seal()
     return "cancelled", {"message": f"{job} cancelled ({ctx.control.reason or 'interrupted'})",
                          **ctx.cancel_info}, EXIT_CANCELLED

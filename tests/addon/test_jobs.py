@@ -330,3 +330,80 @@ def test_runtime_install_streams_its_output(tmp_path):
     assert seen == ["Collecting torch", "ERROR: no space"]
     assert failing.state == "failed"
     assert failing.message == "pip failed (exit code 1): ERROR: no space"
+
+
+# -- the warm worker (the real one: `python -m dancerev_core.worker --warm`) ----------------
+@pytest.fixture
+def warm(tmp_path):
+    worker = jobs.WarmWorker(sys.executable, cache_dir=tmp_path / "cache", device="cpu",
+                             env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    yield worker
+    worker.stop()
+    assert not worker.alive()
+
+
+def long_generation(tmp_path) -> dict:
+    """A generation that takes many seconds (a wide decoder, 32 dances of a 61-s song)."""
+    from tests.conftest import shared_data
+    from tests.core.test_worker import SONG, checkpoint
+
+    model = checkpoint(tmp_path, decoder_hidden=768)
+    return {"job": "generate", "song": str(shared_data("music", SONG)),
+            "checkpoint": str(model), "output": str(tmp_path / "long"), "num": 32,
+            "device": "cpu"}
+
+
+def until_generating(job) -> None:
+    while not (job.progress and job.progress.get("stage") == "generate"
+               and job.progress.get("done", 0) > 0):
+        assert not job.finished, (job.state, job.error)
+        job.poll()
+        time.sleep(0.01)
+
+
+def test_warm_worker_runs_job_after_job_in_one_process(warm, tmp_path):
+    missing = {"job": "analyse", "song": str(tmp_path / "missing.ogg")}
+    first = warm.job(missing).start()
+    events_of(first)
+    assert first.hello["warm"] is True and first.reused is False
+    second = warm.job({"job": "check"}).start()
+    events = events_of(second)
+    assert [e["event"] for e in events][-1] == "result" and second.state == "done"
+    assert second.reused is True and warm.starts == 1 and warm.alive()
+    assert first.error.endswith("missing.ogg: no such audio file")
+
+
+def test_warm_cancel_stops_the_job_and_keeps_the_process(warm, tmp_path):
+    job = warm.job(long_generation(tmp_path)).start()
+    until_generating(job)
+    began = time.monotonic()
+    job.cancel(wait=True)
+    assert time.monotonic() - began < jobs.CANCEL_TIMEOUT + NOISE_MARGIN
+    assert job.state == "cancelled" and warm.alive()
+    assert events_of(job)[-1]["event"] == "cancelled"
+    assert not any((tmp_path / "long").glob("*"))
+    after = warm.job({"job": "check"}).start()
+    events_of(after)
+    assert after.state == "done" and after.reused and warm.starts == 1
+
+
+def test_a_worker_that_dies_mid_job_fails_that_job_only(warm, tmp_path):
+    job = warm.job(long_generation(tmp_path)).start()
+    until_generating(job)
+    warm.process.kill()  # a crash: out of memory, a segfault in a native library
+    events = events_of(job)
+    assert events[-1]["event"] == "error" and job.state == "failed"
+    assert job.error.startswith("the worker stopped unexpectedly during generate (exit code")
+    assert "\n" not in job.error
+    after = warm.job({"job": "check"}).start()
+    events_of(after)
+    assert after.state == "done" and not after.reused and warm.starts == 2
+
+
+def test_one_job_at_a_time_and_stop_ends_the_process(warm, tmp_path):
+    job = warm.job(long_generation(tmp_path)).start()
+    with pytest.raises(RuntimeError, match="running a generate job"):
+        warm.job({"job": "check"}).start()
+    process = warm.process
+    warm.stop()  # what unregistering the add-on does: the job cancelled, the process ended
+    assert process.poll() is not None and job.finished and not warm.alive()
