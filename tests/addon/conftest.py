@@ -74,6 +74,7 @@ def scene(registered, tmp_path, monkeypatch):
     monkeypatch.setattr(addon.runs.jobs, "find_python", lambda *args: sys.executable)
     yield bpy.context.scene
     runs.cancel_all()
+    runs.stop_warm_worker()
 
 
 @pytest.fixture
@@ -123,6 +124,9 @@ def stops_its_workers(monkeypatch):
     yield
     for job in started:
         job.cancel(wait=True)  # nothing for a finished job; else a cancel, then a kill
+    from addon import runs
+
+    runs.stop_warm_worker()
 
 
 # bpy's module does not always shut down cleanly once every test has reported: 4.2 crashes

@@ -118,6 +118,27 @@ def test_sync_to_beats_off_keeps_the_models_own_timing(dancer, scene, song, mode
     assert snapshot(action) != snapshot(synced)
 
 
+def test_generate_again_reuses_the_warm_worker_and_unregister_stops_it(dancer, scene, song,
+                                                                       model):
+    generate(scene, song, model, seed=1)
+    first = runs.active("generate").job
+    runs.finish_all(timeout=120)
+    worker = first.worker
+    process = worker.process
+    generate(scene, song, model, seed=2)  # what an animator does: another seed, again
+    second = runs.active("generate").job
+    runs.finish_all(timeout=120)
+    assert "Error" not in scene.dancerev.status, scene.dancerev.status
+    assert first.state == second.state == "done" and not first.reused and second.reused
+    assert second.worker is worker and worker.starts == 1 and worker.process is process
+    assert process.poll() is None  # kept between jobs
+    addon.unregister()
+    try:
+        assert process.poll() is not None  # nothing may outlive the add-on
+    finally:
+        addon.register()
+
+
 def test_cancel_leaves_the_scene_untouched(dancer, scene, model):
     long_song = shared_data("music", "Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg")
     actions = set(bpy.data.actions)
