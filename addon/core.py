@@ -12,6 +12,7 @@ try:
 except ImportError:  # running from the repository
     dancerev_core = importlib.import_module("dancerev_core")
 
+console = importlib.import_module(".console", dancerev_core.__name__)
 errors = importlib.import_module(".errors", dancerev_core.__name__)
 files = importlib.import_module(".files", dancerev_core.__name__)
 motion = importlib.import_module(".motion", dancerev_core.__name__)
@@ -21,5 +22,5 @@ signals = importlib.import_module(".signals", dancerev_core.__name__)
 skeletons = importlib.import_module(".skeletons", dancerev_core.__name__)
 feet = importlib.import_module(".generation.feet", dancerev_core.__name__)
 
-__all__ = ["dancerev_core", "errors", "feet", "files", "motion", "motion_npz", "retarget",
-           "signals", "skeletons"]
+__all__ = ["console", "dancerev_core", "errors", "feet", "files", "motion", "motion_npz",
+           "retarget", "signals", "skeletons"]

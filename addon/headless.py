@@ -10,7 +10,6 @@ user's own character file is only read.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 import bpy
 
 from . import character, dance, jobs, keyframes, render
-from .core import errors, files, signals
+from .core import console, errors, files, signals
 
 DanceRevError = errors.DanceRevError
 CHARACTER_SUFFIXES = (".blend", ".glb", ".gltf", ".fbx")
@@ -108,19 +107,12 @@ def run_worker(request: dict[str, Any], log: Callable[[str], None]) -> dict[str,
     """Run one worker job to its end, printing its progress; the result or an error."""
     python = jobs.find_python(os.environ.get("DANCEREV_WORKER_PYTHON") or None)
     job = jobs.WorkerJob(request, python).start()
-    shown = ""
+    lines = console.ProgressLines(log)
 
     def show_progress(event: dict[str, Any]) -> None:
-        nonlocal shown
-        if event.get("event") != "progress":
-            return
-        text = event.get("message") or event.get("stage", "")
-        total = event.get("total") or 0
-        if total:
-            text = f"{text} {100 * event.get('done', 0) / total:.0f}%"
-        if text != shown:
-            log(f"  {text}")
-            shown = text
+        if event.get("event") == "progress":
+            lines.update(event.get("stage", ""), event.get("done", 0), event.get("total") or 0,
+                         event.get("message") or event.get("stage", ""))
 
     try:
         job.wait(on_event=show_progress)
@@ -172,6 +164,8 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                        keyframes.nla_notice(armature) if nla else ""):
             if notice:
                 log(f"notice: {notice}")
+        log(f"  keyframes: {len(actions)} Action{'s' if len(actions) > 1 else ''} on "
+            f"{armature.name}, frames {scene.frame_start}-{scene.frame_end}")
         timings.lap("keyframes")
         # Every output under its partial name first; they replace the user's files together,
         # once the last one is complete (an interrupted render leaves the old .blend too).
@@ -184,7 +178,8 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                 timings.lap("bvh")
             if "video" in targets:
                 render_stoppable(armature, partials[targets["video"]], scene.frame_start,
-                                 scene.frame_end, size, leftovers=(*partials.values(), scratch))
+                                 scene.frame_end, size, leftovers=(*partials.values(), scratch),
+                                 log=log)
                 timings.lap("render")
     finally:
         files.remove_scratch(scratch)
@@ -194,8 +189,10 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
 
 
 def render_stoppable(armature: bpy.types.Object, path: Path, frame_start: int, frame_end: int,
-                     size: tuple[int, int], leftovers: tuple[Path, ...]) -> None:
-    """The preview render, which Ctrl-C or SIGTERM stops within a frame, leaving nothing.
+                     size: tuple[int, int], leftovers: tuple[Path, ...],
+                     log: Callable[[str], None] = print) -> None:
+    """The preview render, which Ctrl-C or SIGTERM stops within a frame, leaving nothing;
+    its progress (frames and their rate) in `log` lines.
 
     While Blender renders, a signal's KeyboardInterrupt would surface inside one of its
     Python callbacks, be printed and dropped, and the render go on to the end (seen under
@@ -204,14 +201,24 @@ def render_stoppable(armature: bpy.types.Object, path: Path, frame_start: int, f
     Blender's temp folder are removed and the process ends with the signal's status: a
     render cannot be cancelled from Python, and nothing of the user's has been replaced yet.
     """
+    total = frame_end - frame_start + 1
+    lines = console.ProgressLines(log)
+    began = time.perf_counter()
+    rendered = 0
+    lines.update("render", 0, total, f"rendering {total} frames")
     with signals.recorded() as received:
-        def stop_if_signalled() -> None:
+        def after_frame() -> None:
+            nonlocal rendered
             if received:
-                print(f"dancerev dance: {signals.STOPPED[received[0]]}", file=sys.stderr)
+                log(f"dancerev dance: {signals.STOPPED[received[0]]}")
                 signals.exit_now(128 + received[0], remove=(*leftovers, bpy.app.tempdir))
+            rendered += 1
+            rate = rendered / max(time.perf_counter() - began, 1e-9)
+            lines.update("render", rendered, total,
+                         f"rendered {rendered} of {total} frames, {rate:.1f} frames/s")
 
         render.render_preview(armature, path, frame_start, frame_end, size,
-                              between_frames=stop_if_signalled)
+                              between_frames=after_frame)
     if received:  # it came with the last frame
         signals.raise_stop(received[0])
 
@@ -224,32 +231,42 @@ def shaping_options(shaping: Any) -> dict[str, bool]:
             "loop": shaping.loop}
 
 
-def print_summary(summary: dict[str, Any], started: float) -> None:
-    """Where the outputs are and how long each stage took."""
+def print_summary(summary: dict[str, Any], started: float, log_path: Path | None = None
+                  ) -> None:
+    """Where the outputs are, how long each stage took, and where Blender's output went."""
     actions = summary["actions"]
     print(f"danced {summary['seconds']:.1f} s on {summary['armature']} "
           f"({len(actions)} variation{'s' if len(actions) > 1 else ''}, "
           f"{summary['beats']} beats)")
     for kind, path in summary["outputs"].items():
         print(f"{kind:>6}: {path}")
+    if log_path is not None:
+        print(f"   log: {log_path} (Blender's own output)")
     stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds
                        in summary["timings"].items())
     print(f"  time: {stages}; total {time.perf_counter() - started:.1f} s")
 
 
-def log_to_stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+def quietly(name: str, job: Callable[[Callable[[str], None]], dict[str, Any]]
+            ) -> tuple[dict[str, Any], Path]:
+    """Run `job(log)` with Blender's own output in a log file (`console.output_to_log`) and
+    `log` printing our lines on the terminal; the job's summary and the log's path."""
+    path = console.log_file(name)
+    with console.output_to_log(path) as terminal:
+        def log(text: str) -> None:
+            print(text, file=terminal, flush=True)
+
+        return job(log), path
 
 
 def main(args: Any) -> int:
     """`dancerev dance` (arguments parsed by dancerev_core/commands/dance.py)."""
     started = time.perf_counter()
-    summary = dance_song(args.audio, args.output, args.character, render_path=args.render,
-                         bvh_path=args.bvh, model=args.model or "", bone_map=args.map or "",
-                         start=args.start, seconds=args.seconds, seed=args.seed, num=args.num,
-                         beat_sync=not args.no_beat_sync, nla=args.nla,
-                         shaping=args.shaping, fps=args.fps,
-                         size=args.size,
-                         log=log_to_stderr)
-    print_summary(summary, started)
+    summary, log_path = quietly("dance", lambda log: dance_song(
+        args.audio, args.output, args.character, render_path=args.render, bvh_path=args.bvh,
+        model=args.model or "", bone_map=args.map or "", start=args.start,
+        seconds=args.seconds, seed=args.seed, num=args.num,
+        beat_sync=not args.no_beat_sync, nla=args.nla, shaping=args.shaping, fps=args.fps,
+        size=args.size, log=log))
+    print_summary(summary, started, log_path)
     return 0

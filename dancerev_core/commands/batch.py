@@ -212,7 +212,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from ..console import progress_bar
 
     jobs = read_manifest(args.manifest)
     outcomes, pending = [], []
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
             pending.append(job)
     runner = JobRunner(threads=max(1, (os.cpu_count() or 2) // args.jobs))
     interrupted: KeyboardInterrupt | None = None
-    with (tqdm(total=len(pending), unit="job", dynamic_ncols=True) as bar,
+    with (progress_bar(total=len(pending), unit="job") as bar,
           ThreadPoolExecutor(max_workers=args.jobs) as pool):
         futures = [pool.submit(runner.run, job) for job in pending]
         collected = set()

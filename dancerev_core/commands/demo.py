@@ -53,10 +53,9 @@ def run(args: argparse.Namespace) -> int:
         write_demo_track(song)
         print(f"  song: {song} (synthesised by DanceRev)")
     headless = addon_module("headless")
-    summary = headless.dance_song(song, out / "demo.blend", args.character,
-                                  render_path=out / "demo.mp4", bvh_path=out / "demo.bvh",
-                                  model=args.model or "", seconds=args.seconds, seed=args.seed,
-                                  beat_sync=not args.no_beat_sync,
-                                  fps=DEMO_FPS, log=headless.log_to_stderr)
-    headless.print_summary(summary, started)
+    summary, log_path = headless.quietly("demo", lambda log: headless.dance_song(
+        song, out / "demo.blend", args.character, render_path=out / "demo.mp4",
+        bvh_path=out / "demo.bvh", model=args.model or "", seconds=args.seconds,
+        seed=args.seed, beat_sync=not args.no_beat_sync, fps=DEMO_FPS, log=log))
+    headless.print_summary(summary, started, log_path)
     return 0

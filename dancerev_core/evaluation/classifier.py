@@ -210,7 +210,7 @@ def train_classifier(dances: Sequence[LabelledDance], *, fps: float, epochs: int
 def _train_classifier(dances: Sequence[LabelledDance], fps: float, epochs: int,
                       batch_size: int, lr: float, seed: int, val_fraction: float, window: int,
                       hidden: int, progress: bool, log: Log | None) -> ClassifierResult:
-    from tqdm import tqdm
+    from ..console import progress_bar
 
     say = log or (lambda _message: None)
     labelled = [d for d in dances if d.genre]
@@ -239,8 +239,8 @@ def _train_classifier(dances: Sequence[LabelledDance], fps: float, epochs: int,
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     turn = joint_set(config.joint_set).dims == 3
     history = []
-    bar = tqdm(range(1, epochs + 1), desc="style classifier", unit="epoch",
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(range(1, epochs + 1), desc="style classifier", unit="epoch",
+                       disable=not progress)
     started = time.perf_counter()
     for epoch in bar:
         model.train()

@@ -139,8 +139,7 @@ def eval_motion(motion: Motion, fps: float) -> Motion:
 def load_dance_set(folder: str | Path, fps: float, name: str | None = None,
                    progress: bool = False) -> DanceSet:
     """Every dance in a folder (see the module docstring); unreadable files are skipped."""
-    from tqdm import tqdm
-
+    from ..console import progress_bar
     from ..formats.paired_dataset import AUDIO_SUFFIXES
 
     folder = Path(folder)
@@ -152,8 +151,8 @@ def load_dance_set(folder: str | Path, fps: float, name: str | None = None,
     items = _paired_items(folder) if paired else [(p, None) for p in files
                                                    if p.suffix.lower() in MOTION_SUFFIXES]
     dances, skipped = [], []
-    for path, clip in tqdm(items, desc=f"reading {name}", unit="dance",
-                           disable=not progress, dynamic_ncols=True):
+    for path, clip in progress_bar(items, desc=f"reading {name}", unit="dance",
+                                   disable=not progress):
         if isinstance(path, str):  # an unusable clip, already explained
             skipped.append(path)
             continue
@@ -404,7 +403,7 @@ def evaluate(real: DanceSet, generated: Sequence[DanceSet],
              notes: Sequence[str] = (), progress: bool = False,
              log: Log | None = None) -> Evaluation:
     """Every metric of the module docstring for `real` and each set in `generated`."""
-    from tqdm import tqdm
+    from ..console import progress_bar
 
     settings = settings or Settings()
     say = log or (lambda _message: None)
@@ -426,8 +425,7 @@ def evaluate(real: DanceSet, generated: Sequence[DanceSet],
     is_3d = joints == CANONICAL_24.name
     unit = choose_unit(sets, settings)
     steps = len(sets) * (2 + (classifier is not None))
-    bar = tqdm(total=steps, desc="metrics", unit="step", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(total=steps, desc="metrics", unit="step", disable=not progress)
     rows: dict[str, dict[str, Any]] = {s.name: {} for s in sets}
     if len(rows) != len(sets):
         raise DanceRevError("two sets have the same name: "

@@ -23,7 +23,7 @@ class Progress:
 
     def __init__(self, out_dir: Path, *, start_epoch: int, total_steps: int, resumed: bool,
                  show_bar: bool, is_main: bool) -> None:
-        from tqdm import tqdm
+        from ..console import progress_bar
 
         self.history = out_dir / HISTORY
         self.health_plot = out_dir / HEALTH_PLOT
@@ -39,8 +39,8 @@ class Progress:
             else:
                 self.history.write_text("", encoding="utf-8")
             self.writer = _tensorboard(out_dir)
-        self.bar = tqdm(total=total_steps, unit="step", disable=not (show_bar and is_main),
-                        dynamic_ncols=True)
+        self.bar = progress_bar(total=total_steps, unit="step",
+                                disable=not (show_bar and is_main))
 
     def begin_epoch(self, epoch: int, epochs: int) -> None:
         self.bar.set_description(f"epoch {epoch}/{epochs}")

@@ -60,6 +60,12 @@ appear only when every one is written; training keeps the last committed checkpo
 the result is reported.
 
 Exit codes: 0 result, 1 internal error, 2 input, runtime or request error, 130 cancelled.
+
+Warm mode (`python -m dancerev_core.worker --warm`, `worker/warm.py`): the same lines, but
+the process takes request after request, each answered to its last line, keeping the loaded
+model and analysed songs between them; hello adds "warm": true; a cancel ends the job, not
+the process; EOF ends the process. The add-on's generations run this way (`addon/jobs.py`
+WarmWorker).
 """
 
 from .protocol import (

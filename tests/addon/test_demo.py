@@ -83,6 +83,13 @@ def test_demo_writes_a_dancing_blend_a_video_with_sound_and_a_bvh(tmp_path):
     assert f"danced {SECONDS:.1f} s on DanceRev Dancer" in done.stdout, done.stdout
     assert "time: " in done.stdout and "render" in done.stdout, done.stdout
     assert "model: dance-default.json" in done.stderr, done.stderr
+    # readable: our lines only (issue 17: at most 40), Blender's own in the log it names
+    printed = done.stdout + done.stderr
+    assert len(printed.splitlines()) <= 40, printed
+    assert "append frame" not in printed.lower() and "EGL" not in printed, printed
+    (log,) = [Path(line.split("log: ", 1)[1].split(" (")[0]) for line in done.stdout.splitlines()
+              if line.strip().startswith("log: ")]
+    assert "append frame" in log.read_text().lower()
     assert hidden_leftovers(out) == []
     assert sorted(path.name for path in out.iterdir()) == sorted([
         DEMO_SONG, "demo.blend", "demo.bvh", "demo.mp4"])
@@ -114,7 +121,7 @@ def test_demo_writes_a_dancing_blend_a_video_with_sound_and_a_bvh(tmp_path):
 
 
 @pytest.mark.usefixtures("stops_its_workers")
-def test_dance_without_a_model_uses_the_shipped_default(tmp_path, capsys, monkeypatch):
+def test_dance_without_a_model_uses_the_shipped_default(tmp_path, capfd, monkeypatch):
     from dancerev_core.recipe.synth import write_demo_track
 
     song = tmp_path / "groove.wav"
@@ -130,7 +137,7 @@ def test_dance_without_a_model_uses_the_shipped_default(tmp_path, capsys, monkey
     monkeypatch.setattr(headless, "run_worker", recording)
     out = tmp_path / "out"
     assert main(["dance", str(song), "--seconds", "2", "-o", str(out / "groove.blend")]) == 0
-    printed = capsys.readouterr()
+    printed = capfd.readouterr()
     assert "model: dance-default.json" in printed.err, printed.err
     assert "blend: " in printed.out and "danced 2.0 s" in printed.out, printed.out
 
