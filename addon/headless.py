@@ -106,7 +106,10 @@ def export_bvh(armature: bpy.types.Object, path: Path, frame_start: int, frame_e
 def run_worker(request: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     """Run one worker job to its end, printing its progress; the result or an error."""
     python = jobs.find_python(os.environ.get("DANCEREV_WORKER_PYTHON") or None)
-    job = jobs.WorkerJob(request, python).start()
+    job = jobs.job_for(request, python).start()
+    if isinstance(job, jobs.SocketJob) and job.state == "failed":  # that worker is gone
+        log(f"  {job.error}; starting a worker of its own")
+        job = jobs.WorkerJob(request, python).start()
     lines = console.ProgressLines(log)
 
     def show_progress(event: dict[str, Any]) -> None:
@@ -121,6 +124,8 @@ def run_worker(request: dict[str, Any], log: Callable[[str], None]) -> dict[str,
         raise
     if job.state != "done":
         raise DanceRevError(job.error or f"{request['job']} was cancelled")
+    if isinstance(job, jobs.SocketJob) and job.hello:
+        log(f"  made by the batch's warm worker (pid {job.hello.get('pid')})")
     return job.result
 
 

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -238,7 +239,7 @@ class WorkerJob:
     def poll(self) -> list[dict[str, Any]]:
         """The events since the last call, in order (never blocks)."""
         events, self._pending = self._pending, []
-        if self._process is None or self.finished:
+        if not self._started() or self.finished:
             return events
         while not self.finished:
             try:
@@ -255,6 +256,9 @@ class WorkerJob:
         if not self.finished:
             events.extend(self._check_process())
         return events
+
+    def _started(self) -> bool:
+        return self._process is not None
 
     def _take(self, line: str) -> list[dict[str, Any]]:
         try:
@@ -331,10 +335,7 @@ class WorkerJob:
             self._pending.append({"event": "cancelled", "message": f"{self.job} cancelled "
                                                                    "before it started"})
             return
-        if self.state == "running":
-            self.state = "cancelling"
-            self._deadline = time.monotonic() + self.cancel_timeout
-            self._send({"cancel": True})
+        self._ask_to_cancel()
         if wait:
             try:
                 self._process.wait(timeout=max(0.0, self._deadline - time.monotonic()))
@@ -342,15 +343,23 @@ class WorkerJob:
                 self._kill()
 
     def _kill(self) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=KILL_GRACE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if self._process is not None:
+            end_process(self._process)
+
+    def _ask_to_cancel(self) -> None:
+        """Send the cancel once, and start the clock it has to stop by."""
+        if self.state == "running":
+            self.state = "cancelling"
+            self._deadline = time.monotonic() + self.cancel_timeout
+            self._send({"cancel": True})
+
+    def _wait_finished(self, end: float) -> None:
+        """Poll until the job has ended or `end`, keeping its events for the next `poll()`."""
+        while not self.finished and time.monotonic() < end:
+            arrived = WorkerJob.poll(self)  # it replaces self._pending: read it first
+            self._pending.extend(arrived)
+            if not self.finished:
+                time.sleep(0.01)
 
     def wait(self, timeout: float | None = None, interval: float = 0.05,
              on_event: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
@@ -431,12 +440,19 @@ class WarmWorker:
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            process.terminate()
-            try:
-                process.wait(timeout=KILL_GRACE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            end_process(process)
+
+
+def end_process(process: subprocess.Popen) -> None:
+    """SIGTERM (its clean-up), then SIGKILL after KILL_GRACE."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class WarmJob(WorkerJob):
@@ -489,15 +505,97 @@ class WarmJob(WorkerJob):
         if self._process is None:
             super().cancel(wait)
             return
-        if self.state == "running":
-            self.state = "cancelling"
-            self._deadline = time.monotonic() + self.cancel_timeout
-            self._send({"cancel": True})
-        if not wait:
+        self._ask_to_cancel()
+        if wait:
+            self._wait_finished(self._deadline + KILL_GRACE + 1.0)
+
+
+# -- a warm worker shared over a socket ----------------------------------------------------
+SOCKET_ENV = "DANCEREV_WORKER_SOCKET"  # set by `dancerev batch` for its jobs
+
+
+class SocketJob(WorkerJob):
+    """A job sent to a warm worker listening on a Unix socket (`worker --warm --listen`),
+    which `dancerev batch` keeps for its jobs. The same events and states as a `WorkerJob`;
+    the process is not ours: a cancel that overruns closes the connection (which cancels the
+    job there, as EOF does) instead of killing it."""
+
+    def __init__(self, request: Mapping[str, Any], path: str | os.PathLike,
+                 cancel_timeout: float = CANCEL_TIMEOUT) -> None:
+        super().__init__(request, sys.executable, cancel_timeout=cancel_timeout)
+        self.path = str(path)
+        self._socket: socket.socket | None = None
+        self._connected = False
+        self._writer: IO[bytes] | None = None
+
+    def start(self) -> SocketJob:
+        if self.state != "idle":
+            raise RuntimeError(f"the {self.job} job was already started")
+        self.state = "running"
+        try:
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            connection.connect(self.path)
+        except OSError as error:
+            self._finish_with_error(f"cannot reach the warm worker at {self.path}: "
+                                    f"{error.strerror or error}")
+            return self
+        self._socket, self._connected = connection, True
+        self._writer = connection.makefile("wb", buffering=0)
+        read_lines(connection.makefile("rb", buffering=0), self._lines, "stdout")
+        self._send(self.request)
+        return self
+
+    def _started(self) -> bool:
+        return self._connected
+
+    def _take(self, line: str) -> list[dict[str, Any]]:
+        events = super()._take(line)
+        if self.finished:  # hang up: the worker takes its next client
+            self._kill()
+        return events
+
+    @property
+    def returncode(self) -> int | None:
+        return None
+
+    def _send(self, message: Mapping[str, Any]) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # gone: poll says so
+            self._writer.write((json.dumps(message) + "\n").encode("utf-8"))
+
+    def _check_process(self) -> list[dict[str, Any]]:
+        if not self._stdout_done:
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                self._kill()
+            return []
+        self._kill()
+        if self.state == "cancelling":
+            self.state = "cancelled"
+            return [{"event": "cancelled", "message": f"{self.job} cancelled (the connection to "
+                                                      "the warm worker was closed)"}]
+        return [self._fail(f"the warm worker at {self.path} went away during {self.job}")]
+
+    def _kill(self) -> None:
+        connection, self._socket = self._socket, None
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+    def cancel(self, wait: bool = True) -> None:
+        if self.finished:
             return
-        end = self._deadline + KILL_GRACE + 1.0
-        while not self.finished and time.monotonic() < end:
-            arrived = WorkerJob.poll(self)  # it replaces self._pending: read it first
-            self._pending.extend(arrived)
-            if not self.finished:
-                time.sleep(0.01)
+        if not self._connected:
+            super().cancel(wait)
+            return
+        self._ask_to_cancel()
+        if wait:
+            self._wait_finished(self._deadline + 1.0)
+
+
+def job_for(request: Mapping[str, Any], python: str | os.PathLike | None) -> WorkerJob:
+    """The job on the warm worker $DANCEREV_WORKER_SOCKET names, when one is listening there;
+    else in a process of its own."""
+    path = os.environ.get(SOCKET_ENV)
+    if path and Path(path).exists():
+        return SocketJob(request, path)
+    return WorkerJob(request, python)

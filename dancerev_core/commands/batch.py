@@ -4,8 +4,10 @@ The manifest is JSON: {"defaults": {...}, "jobs": [{...}, ...]} (or just the lis
 the options of `dancerev dance`: song, output (.blend) and optionally character, render,
 bvh, model, map, seconds, start, seed, num, fps, size, and the switches beat_sync (default
 true), nla, in_place, keep_turning and loop (default false), each true or false. Relative
-paths start at the manifest's folder. Each job runs in its own process (its own bpy and its
-own worker), so a job that fails or crashes stops nobody else; its full output goes to
+paths start at the manifest's folder. Each job runs in its own process (its own bpy), so a
+job that fails or crashes stops nobody else; the dances are made by one warm worker per
+parallel job (`WarmWorkers`), kept from job to job with the model and songs loaded, and
+started again if one dies. Its full output goes to
 OUTPUT.log beside its .blend. Jobs whose outputs all exist are skipped (--force runs them again).
 Ctrl-C (or SIGTERM) stops the batch within 2 s: finished jobs' outputs are kept, the running
 jobs are stopped and their partial files removed, the summary is printed, and the exit status
@@ -16,13 +18,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,19 +135,27 @@ class JobRunner:
     files removed by name (`files.partial_path`, `files.scratch_folder`).
     """
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, workers: WarmWorkers | None = None) -> None:
         self.threads = threads
+        self.workers = workers
         self.stopping = threading.Event()
         self._running: dict[int, tuple[Job, subprocess.Popen]] = {}
         self._lock = threading.Lock()
 
     def run(self, job: Job) -> Outcome:
-        """One job in its own process; its output goes to its log file."""
+        """One job in its own process, its dances made by a warm worker when there are some;
+        its output goes to its log file."""
+        if self.workers is None:
+            return self._run(job, {})
+        with self.workers.slot() as path:
+            return self._run(job, {"DANCEREV_WORKER_SOCKET": path})
+
+    def _run(self, job: Job, extra_env: dict[str, str]) -> Outcome:
         if self.stopping.is_set():
             return Outcome(job, "not run", message="batch interrupted")
         started = time.perf_counter()
         job.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), **extra_env}
         with open(job.log, "w", encoding="utf-8") as log, self._lock:
             if self.stopping.is_set():
                 return Outcome(job, "not run", message="batch interrupted")
@@ -182,6 +196,57 @@ class JobRunner:
             files.remove_scratch(files.scratch_folder(job.settings["output"]))
 
 
+class WarmWorkers:
+    """One warm worker (`worker --warm --listen SOCKET`) per parallel job: the jobs that run
+    one after another in a slot share its loaded model and analysed songs. A worker that has
+    died is started again for the next job; all end with `close` (their stdin closes)."""
+
+    def __init__(self, count: int, threads: int) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="dancerev-batch-"))
+        self.threads = threads
+        self._free: queue.Queue[int] = queue.Queue()
+        for slot in range(count):
+            self._free.put(slot)
+        self._processes: dict[int, subprocess.Popen] = {}
+
+    @contextmanager
+    def slot(self) -> Iterator[str]:
+        """A free worker's socket, live, for one job."""
+        slot = self._free.get()
+        try:
+            yield str(self._live(slot))
+        finally:
+            self._free.put(slot)
+
+    def _live(self, slot: int) -> Path:
+        path = self.folder / f"worker-{slot}.sock"
+        process = self._processes.get(slot)
+        if process is None or process.poll() is not None:
+            path.unlink(missing_ok=True)
+            with open(self.folder / f"worker-{slot}.log", "ab") as log:
+                self._processes[slot] = process = subprocess.Popen(
+                    [sys.executable, "-m", "dancerev_core.worker", "--warm", "--listen",
+                     str(path)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
+                    env={**os.environ, "OMP_NUM_THREADS": str(self.threads)},
+                    start_new_session=True)  # a terminal's Ctrl-C is the batch's to handle
+            deadline = time.monotonic() + 30
+            while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return path  # if it failed to come up, the job starts a worker of its own
+
+    def close(self) -> None:
+        for process in self._processes.values():
+            with suppress(OSError):
+                process.stdin.close()
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     with suppress(ProcessLookupError):  # it ended meanwhile
         os.killpg(process.pid, signum)
@@ -212,8 +277,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..console import progress_bar
-
     jobs = read_manifest(args.manifest)
     outcomes, pending = [], []
     for job in jobs:
@@ -221,7 +284,20 @@ def run(args: argparse.Namespace) -> int:
             outcomes.append(Outcome(job, "skipped", message="outputs exist"))
         else:
             pending.append(job)
-    runner = JobRunner(threads=max(1, (os.cpu_count() or 2) // args.jobs))
+    threads = max(1, (os.cpu_count() or 2) // args.jobs)
+    workers = WarmWorkers(min(args.jobs, len(pending)), threads) if pending else None
+    runner = JobRunner(threads=threads, workers=workers)
+    try:
+        return _run_all(args, runner, pending, outcomes)
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def _run_all(args: argparse.Namespace, runner: JobRunner, pending: list[Job],
+             outcomes: list[Outcome]) -> int:
+    from ..console import progress_bar
+
     interrupted: KeyboardInterrupt | None = None
     with (progress_bar(total=len(pending), unit="job") as bar,
           ThreadPoolExecutor(max_workers=args.jobs) as pool):

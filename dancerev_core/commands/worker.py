@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import DanceRevError
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -13,10 +15,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warm", action="store_true",
                         help="stay after each job for the next request, keeping the model and "
                              "the songs loaded (dancerev_core/worker/warm.py)")
+    parser.add_argument("--listen", metavar="SOCKET",
+                        help="with --warm: serve clients one at a time on this Unix socket "
+                             "until stdin closes (what dancerev batch runs per parallel job)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.listen and not args.warm:
+        raise DanceRevError("--listen needs --warm")
     if args.warm:
         from ..worker.warm import serve
     else:

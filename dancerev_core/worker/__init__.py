@@ -65,7 +65,9 @@ Warm mode (`python -m dancerev_core.worker --warm`, `worker/warm.py`): the same 
 the process takes request after request, each answered to its last line, keeping the loaded
 model and analysed songs between them; hello adds "warm": true; a cancel ends the job, not
 the process; EOF ends the process. The add-on's generations run this way (`addon/jobs.py`
-WarmWorker).
+WarmWorker). `--warm --listen SOCKET` speaks the same over a Unix socket, one client at a
+time (a client hanging up cancels its job), until stdin closes: `dancerev batch` keeps one per
+parallel job and its `dance` processes reach it through $DANCEREV_WORKER_SOCKET.
 """
 
 from .protocol import (

@@ -95,16 +95,15 @@ def _is_cancel(raw: bytes) -> bool:
     return isinstance(message, dict) and message.get("cancel") is True
 
 
-def main() -> int:
-    channel = Channel(protect_stdout())
+def serve_requests(stream: IO[bytes], channel: Channel) -> None:
+    """Hello, then every request read from `stream` answered on `channel`, until EOF."""
     channel.emit("hello", **hello(), warm=True)
-    # Unbuffered: a daemon thread blocked in a buffered reader aborts interpreter shutdown.
-    inbox = Inbox(os.fdopen(os.dup(0), "rb", buffering=0), channel)
+    inbox = Inbox(stream, channel)
     inbox.start()
     while True:
         raw = inbox.requests.get()
         if raw is None:
-            return EXIT_OK
+            return
         try:
             request = parse_request(raw, FIELDS)
         except RequestError as error:
@@ -123,8 +122,44 @@ def main() -> int:
         channel.emit(event, **fields)
 
 
+def main() -> int:
+    channel = Channel(protect_stdout())
+    # Unbuffered: a daemon thread blocked in a buffered reader aborts interpreter shutdown.
+    serve_requests(os.fdopen(os.dup(0), "rb", buffering=0), channel)
+    return EXIT_OK
+
+
+def listen(path: str) -> int:
+    """`--listen PATH`: the same conversation over a Unix socket, one client at a time, so
+    that other processes (each job of `dancerev batch`) share this warm worker. A client
+    that disconnects mid-job cancels it, as EOF does; the worker then takes the next one.
+    It ends when its stdin closes (the process that started it went away)."""
+    import socket
+
+    protect_stdout()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    os.chmod(path, 0o600)
+    server.listen(4)
+    stdin = os.fdopen(os.dup(0), "rb", buffering=0)
+
+    def end_with_parent() -> None:
+        for _line in iter(stdin.readline, b""):
+            pass
+        hard_exit(EXIT_OK)
+
+    threading.Thread(target=end_with_parent, name="parent-watch", daemon=True).start()
+    while True:
+        connection, _ = server.accept()
+        with connection, connection.makefile("rb", buffering=0) as reader, \
+                connection.makefile("wb", buffering=0) as writer:
+            serve_requests(reader, Channel(writer))
+
+
 def serve() -> None:
     """Serve until stdin closes, then end at once (nothing is left to commit)."""
-    code = main()
+    arguments = sys.argv[1:]
+    listening = "--listen" in arguments
+    code = listen(arguments[arguments.index("--listen") + 1]) if listening else main()
     sys.stdout.flush()
     hard_exit(code)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import bpy
 import pytest
@@ -126,3 +128,43 @@ def test_a_manifest_can_turn_beat_sync_off_and_nla_on(tmp_path, capsys):
     manifest.write_text(json.dumps([{"song": "a.ogg", "output": "a.blend", "beat_sync": "no"}]))
     assert main(["batch", str(manifest)]) == 2
     assert "job 1: beat_sync must be true or false, got 'no'" in capsys.readouterr().err
+
+
+def test_batch_jobs_share_a_warm_worker_and_it_ends_with_the_batch(model, tmp_path):
+    song = shared_data("music", SONG)
+    manifest = tmp_path / "jobs.json"
+    manifest.write_text(json.dumps({
+        "defaults": {"model": str(model), "seconds": 1, "song": str(song)},
+        "jobs": [{"output": "out/one.blend", "seed": 1}, {"output": "out/two.blend", "seed": 2},
+                 {"output": "out/three.blend", "seed": 3}]}))
+    command = [sys.executable, "-m", "dancerev_core", "batch", str(manifest), "--jobs", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pids = set()
+    for name in ("one", "two", "three"):
+        lines = (tmp_path / "out" / f"{name}.log").read_text().splitlines()
+        (line,) = [line for line in lines if "batch's warm worker" in line]
+        pids.add(int(line.split("pid ")[1].rstrip(")")))
+    assert len(pids) == 1  # one worker made every job's dances
+    (pid,) = pids
+    time.sleep(0.5)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
+        f"/proc/{pid}/status").read_text().lower()  # it ended with the batch
+
+
+def test_a_dead_warm_worker_is_started_again_for_the_next_job(tmp_path):
+    from dancerev_core.commands.batch import WarmWorkers
+
+    workers = WarmWorkers(1, threads=1)
+    try:
+        with workers.slot() as path:
+            first = workers._processes[0]
+            assert Path(path).exists() and first.poll() is None
+        first.kill()
+        first.wait()
+        with workers.slot() as path:
+            second = workers._processes[0]
+            assert second is not first and second.poll() is None and Path(path).exists()
+    finally:
+        workers.close()
+    assert second.poll() is not None and not workers.folder.exists()

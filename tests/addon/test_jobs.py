@@ -407,3 +407,43 @@ def test_one_job_at_a_time_and_stop_ends_the_process(warm, tmp_path):
     process = warm.process
     warm.stop()  # what unregistering the add-on does: the job cancelled, the process ended
     assert process.poll() is not None and job.finished and not warm.alive()
+
+
+@pytest.fixture
+def listening(tmp_path):
+    """A warm worker listening on a socket, as `dancerev batch` starts one per slot."""
+    import os
+
+    path = tmp_path / "worker.sock"
+    process = subprocess.Popen([sys.executable, "-m", "dancerev_core.worker", "--warm",
+                                "--listen", str(path)], stdin=subprocess.PIPE,
+                               env={**os.environ, "OMP_NUM_THREADS": "1",
+                                    "DANCEREV_CACHE_DIR": str(tmp_path / "cache")})
+    while not path.exists():
+        assert process.poll() is None
+        time.sleep(0.01)
+    yield path, process
+    process.stdin.close()  # the batch went away: the worker ends
+    assert process.wait(10) == 0
+
+
+def test_socket_jobs_share_one_worker_through_cancel_and_a_lost_client(listening, tmp_path):
+    path, process = listening
+    job = jobs.SocketJob(long_generation(tmp_path), path).start()
+    until_generating(job)
+    job.cancel(wait=True)
+    assert job.state == "cancelled" and process.poll() is None
+    pid = job.hello["pid"]
+    lost = jobs.SocketJob(long_generation(tmp_path / "lost"), path).start()
+    until_generating(lost)
+    lost._kill()  # the job's process died: its connection closed mid-job
+    after = jobs.SocketJob({"job": "check"}, path).start()
+    events_of(after)
+    assert after.state == "done" and after.hello["pid"] == pid == process.pid
+    assert not any((tmp_path / "long").glob("*"))
+
+
+def test_no_worker_at_the_socket_is_one_error_line(tmp_path):
+    job = jobs.SocketJob({"job": "check"}, tmp_path / "none.sock").start()
+    assert job.state == "failed" and job.error.startswith("cannot reach the warm worker at")
+    assert jobs.job_for({"job": "check"}, sys.executable).__class__ is jobs.WorkerJob
