@@ -21,7 +21,11 @@ there is none). Figures, medians of the repeats after one untimed warm-up:
      documented tolerance;
   6. the shipped default model on DanceRev's own 60-s groove: decoding the minute against
      finishing it as delivered (`finish_dance`: beat sync and the clean-up) and finishing it
-     without beat sync; beat sync's cost is the difference.
+     without beat sync; beat sync's cost is the difference;
+  7. issue 17: the whole one-shot command `dancerev generate SONG --model CKPT --seconds 60`
+     (a fresh process each time: start, imports, load, cached features, dance, finishing,
+     writing) and the same request to a warm worker (`worker --warm`, the model loaded by
+     an untimed first request), each against the plain loop's baseline.
 The machine is shared and noisy: read medians, and rerun when a figure looks odd.
 """
 
@@ -166,6 +170,49 @@ def finishing_cost(repeats: int, folder: Path) -> str:
             f"(beat sync {synced - plain:.2f} s per minute)")
 
 
+def one_shot_and_warm(checkpoint: str, baseline: float, repeats: int, folder: Path) -> str:
+    """Wall time of `dancerev generate` for a minute (process start included) and of the
+    same request to a warm worker, against the plain loop."""
+    song = SHARED / "music" / "Kevin_MacLeod_-_Vibe_Ace.hq.ogg"
+    if not song.is_file():
+        return f"one-shot and warm: skipped ({song} not found)"
+    env = {**os.environ, "DANCEREV_CACHE_DIR": str(folder / "cache"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "dancerev_core", "generate", str(song), "--model",
+               checkpoint, "--seconds", "60", "-o"]
+    times = []
+    for run in range(repeats + 1):  # the first fills the feature cache, untimed
+        out = folder / f"one-shot-{run}.npz"
+        began = time.perf_counter()
+        subprocess.run([*command, str(out)], env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - began)
+        out.unlink()
+    one_shot = statistics.median(times[1:])
+    worker = subprocess.Popen([sys.executable, "-m", "dancerev_core.worker", "--warm"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, env=env)
+
+    def ask(seed: int) -> float:
+        request = {"job": "generate", "song": str(song), "checkpoint": checkpoint,
+                   "output": str(folder / "warm"), "seconds": 60, "seed": seed}
+        began = time.perf_counter()
+        worker.stdin.write((json.dumps(request) + "\n").encode())
+        worker.stdin.flush()
+        while json.loads(worker.stdout.readline())["event"] not in ("result", "error"):
+            pass
+        return time.perf_counter() - began
+
+    try:
+        worker.stdout.readline()  # hello
+        ask(0)  # torch imported, the model loaded: what the first Generate pays
+        warm = statistics.median(ask(seed) for seed in range(1, repeats + 1))
+    finally:
+        worker.stdin.close()
+        worker.wait(30)
+    return (f"dancerev generate, 60 s, cached features, fresh process: {one_shot:.2f} s "
+            f"= {baseline / one_shot:.2f}x the plain loop (goal >= 5x); the same request to a "
+            f"warm worker: {warm:.2f} s = {baseline / warm:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a trained checkpoint instead of the random released "
@@ -235,6 +282,7 @@ def main() -> None:
               f"{runs[10]['peak'] / GB:.2f} GB  (goal <= 1.5 GB: "
               f"{verdict(runs[10]['peak'] <= 1.5 * GB)})")
         print(finishing_cost(args.repeats, Path(folder)))
+        print(one_shot_and_warm(checkpoint, baseline, args.repeats, Path(folder)))
         song = ten_minute_song(Path(folder))
         if song is not None:
             run = fresh_process(COMMAND_SCRIPT, "generate", str(song), "--model", checkpoint,
