@@ -593,9 +593,9 @@ class SocketJob(WorkerJob):
 
 
 def job_for(request: Mapping[str, Any], python: str | os.PathLike | None) -> WorkerJob:
-    """The job on the warm worker $DANCEREV_WORKER_SOCKET names, when one is listening there;
-    else in a process of its own."""
+    """The job on the warm worker $DANCEREV_WORKER_SOCKET names (a SocketJob, which fails at
+    start when nobody listens there), else in a process of its own."""
     path = os.environ.get(SOCKET_ENV)
-    if path and Path(path).exists():
+    if path:
         return SocketJob(request, path)
     return WorkerJob(request, python)

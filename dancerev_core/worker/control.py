@@ -118,11 +118,7 @@ class Control:
               refuse: Callable[[bytes], None] | None = None) -> None:
         reason = "stdin closed (the add-on went away)"
         for raw in iter(stream.readline, b""):
-            try:
-                message = json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                message = None
-            if isinstance(message, dict) and message.get("cancel") is True:
+            if is_cancel_line(raw):
                 reason = "cancel requested"
                 break
             print(f"dancerev worker: ignored stdin line {raw[:200]!r}", file=sys.stderr)
@@ -131,6 +127,12 @@ class Control:
         if self.request(reason):
             self._watch(give_up)
 
+    def watch_in_thread(self, give_up: Callable[[], None]) -> None:
+        """The escalation of a cancel just requested (interrupt, then `give_up`), in a thread
+        of its own, for a reader that must go on reading (the warm worker's)."""
+        threading.Thread(target=self._watch, args=(give_up,), name="cancel-watch",
+                         daemon=True).start()
+
     def _watch(self, give_up: Callable[[], None]) -> None:
         if self.finished.wait(GRACE_SECONDS):
             return
@@ -138,6 +140,15 @@ class Control:
             _thread.interrupt_main(signal.SIGINT)
         if not self.finished.wait(HARD_SECONDS):
             give_up()
+
+
+def is_cancel_line(raw: bytes) -> bool:
+    """Whether a stdin line is the protocol's `{"cancel": true}`."""
+    try:
+        message = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(message, dict) and message.get("cancel") is True
 
 
 def hard_exit(code: int) -> None:

@@ -15,7 +15,6 @@ A request that arrives while a job runs is answered with the `busy` log line and
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import sys
@@ -23,7 +22,7 @@ import threading
 from typing import IO, Any
 
 from .context import Context
-from .control import GRACE_SECONDS, Cancelled, Control, hard_exit
+from .control import GRACE_SECONDS, Cancelled, Control, hard_exit, is_cancel_line
 from .jobs import FIELDS
 from .protocol import EXIT_CANCELLED, EXIT_OK, Channel, RequestError, parse_request, protect_stdout
 from .run import cancelled_outcome, hello, run_job
@@ -60,10 +59,9 @@ class Inbox:
                 continue
             with self._lock:
                 control, job = self._control, self._job
-            if _is_cancel(raw):
+            if is_cancel_line(raw):
                 if control is not None and control.request("cancel requested"):
-                    threading.Thread(target=control._watch, args=(self._give_up,),
-                                     daemon=True).start()
+                    control.watch_in_thread(self._give_up)
             elif control is not None:
                 self._channel.emit("log", level="error", kind="busy",
                                    message=f"ignored a request while the {job} job runs: "
@@ -73,7 +71,7 @@ class Inbox:
         with self._lock:
             control = self._control
         if control is not None and control.request("stdin closed (the add-on went away)"):
-            threading.Thread(target=control._watch, args=(self._give_up,), daemon=True).start()
+            control.watch_in_thread(self._give_up)
         self.requests.put(None)
 
     def _give_up(self) -> None:
@@ -85,14 +83,6 @@ class Inbox:
                                 message=f"{job} cancelled; it did not stop in time and the "
                                         "worker was restarted", **extra)
         hard_exit(EXIT_CANCELLED)
-
-
-def _is_cancel(raw: bytes) -> bool:
-    try:
-        message = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(message, dict) and message.get("cancel") is True
 
 
 def serve_requests(stream: IO[bytes], channel: Channel) -> None:
