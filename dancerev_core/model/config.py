@@ -54,6 +54,10 @@ class ModelConfig:
     # so the music can drive the motion's dynamics, not only shift each pose (the paper:
     # false, the music reaches the pose only through the output layer)
     decoder_reads_music: bool = False
+    # the encoder also reads each frame's phase between beats, computed from the beat column
+    # (beat_phase.py), so the timing of a move need not be learnt from a one-frame spike
+    # (the paper: false)
+    beat_phase: bool = False
     # dynamic auto-conditioning (see curriculum.py)
     condition_step: int = 10
     schedule: str = "linear"

@@ -1,7 +1,8 @@
 """The Seq2Seq dance model: a local-attention transformer encoder and a stacked-LSTM decoder.
 
-Encoder: linear 438 -> d_model plus fixed sinusoidal positions, then n_layers post-norm
-transformer layers (the paper's) whose self-attention only sees frames within +-window.
+Encoder: linear 438 (440 with `beat_phase`, ours) -> d_model plus fixed sinusoidal positions,
+then n_layers post-norm transformer layers (the paper's) whose self-attention only sees
+frames within +-window.
 Decoder: linear pose -> pose embedding, dropout, stacked LSTM cells; the pose at frame i is a
 linear layer on [top hidden state ; encoder output at frame i]. With `decoder_reads_music`
 (ours, off in the paper) the first LSTM layer reads [pose embedding ; encoder output at
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DanceRevError
+from .beat_phase import PHASE_CHANNELS, beat_phase
 from .config import ModelConfig
 
 DEFAULT_ENCODE_CHUNK = 2048  # frames per encoder window in generate (2.3 min at 15 fps)
@@ -160,7 +162,9 @@ class Encoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.d_model = config.d_model
-        self.embed = nn.Linear(config.num_features, config.d_model)
+        self.reads_phase = config.beat_phase
+        inputs = config.num_features + (PHASE_CHANNELS if self.reads_phase else 0)
+        self.embed = nn.Linear(inputs, config.d_model)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_layers))
         self.scaled = bool(config.music_scale)
         if self.scaled:
@@ -171,9 +175,12 @@ class Encoder(nn.Module):
 
     def forward(self, features: torch.Tensor, start: int = 0) -> torch.Tensor:
         """`start` is the absolute frame of features[:, 0] (for windows of a longer song)."""
+        phase = beat_phase(features) if self.reads_phase else None
         if self.scaled:
             features = ((features - self.feature_mean.to(features.dtype))
                         / self.feature_scale.to(features.dtype))
+        if phase is not None:
+            features = torch.cat([features, phase], dim=-1)
         positions = sinusoid_positions(start, features.shape[1], self.d_model)
         x = self.embed(features) + positions.to(features.device, features.dtype)
         for layer in self.layers:
