@@ -3,7 +3,10 @@
 The manifest is JSON: {"defaults": {...}, "jobs": [{...}, ...]} (or just the list), each job
 the options of `dancerev dance`: song, output (.blend) and optionally character, render,
 bvh, model, map, seconds, start, seed, num, fps, size, and the switches beat_sync (default
-true), nla, in_place, keep_turning and loop (default false), each true or false. Relative
+true), nla, in_place, keep_turning and loop (default false), each true or false. For
+production it may instead (or as well) give "songs" and "characters" (every pair, or
+"pairs"), "seeds", naming templates such as "output": "out/{song}_{character}_{seed}.blend",
+and "overrides" (see manifest.py); --dry-run lists the expanded jobs. Relative
 paths start at the manifest's folder. Each job runs in its own process (its own bpy), so a
 job that fails or crashes stops nobody else; the dances are made by one warm worker per
 parallel job (`WarmWorkers`), kept from job to job with the model and songs loaded, and
@@ -31,49 +34,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import files, signals
-from ..errors import InputFileError
+from .manifest import Job, read_manifest
 from .options import WORKERS, add_number
 
-PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
-OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
-# switches and their defaults: the other value passes --no-KEY (beat_sync) or --KEY (the rest)
-FLAG_KEYS = {"beat_sync": True, "nla": False, "in_place": False, "keep_turning": False,
-             "loop": False}
-OUTPUT_KEYS = ("output", "render", "bvh")
+__all__ = ["Job", "JobRunner", "Outcome", "WarmWorkers", "read_manifest", "summary_table"]
+
 STOP_GRACE = 1.5  # seconds a stopped job gets to clean up itself before it is killed
-
-
-@dataclass(frozen=True)
-class Job:
-    number: int
-    settings: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return Path(self.settings["output"]).stem
-
-    @property
-    def outputs(self) -> list[Path]:
-        return [Path(self.settings[key]) for key in OUTPUT_KEYS if self.settings.get(key)]
-
-    @property
-    def log(self) -> Path:
-        return Path(self.settings["output"]).with_suffix(".log")
-
-    def command(self) -> list[str]:
-        s = self.settings
-        command = [sys.executable, "-m", "dancerev_core", "dance", str(s["song"]), "-o",
-                   str(s["output"])]
-        for key in PATH_KEYS[2:] + OPTION_KEYS:
-            if s.get(key) is not None:
-                command += [f"--{key}", str(s[key])]
-        for key, default in FLAG_KEYS.items():
-            if s.get(key, default) != default:
-                command.append(f"--{'no-' if default else ''}{key.replace('_', '-')}")
-        return command
 
 
 @dataclass
@@ -82,48 +50,6 @@ class Outcome:
     status: str  # done, skipped, failed, stopped (interrupted while running), not run
     seconds: float = 0.0
     message: str = ""
-
-
-def read_manifest(path: str | Path) -> list[Job]:
-    """The jobs of a manifest, checked: one-line errors name the manifest and the job."""
-    path = Path(path)
-    document = files.load_json(path)
-    defaults: dict[str, Any] = {}
-    if isinstance(document, dict):
-        defaults = document.get("defaults", {})
-        document = document.get("jobs")
-    if not isinstance(document, list) or not document or not isinstance(defaults, dict):
-        raise InputFileError(path, 'expected {"defaults": {...}, "jobs": [{...}, ...]} with '
-                                   "at least one job")
-    jobs, outputs = [], set()
-    for number, entry in enumerate(document, start=1):
-        if not isinstance(entry, dict):
-            raise InputFileError(path, f"job {number} is not a JSON object")
-        settings = {**defaults, **entry}
-        unknown = sorted(set(settings) - set(PATH_KEYS) - set(OPTION_KEYS) - set(FLAG_KEYS))
-        if unknown:
-            raise InputFileError(path, f"job {number}: unknown setting(s) {', '.join(unknown)}")
-        for key in FLAG_KEYS:
-            if key in settings and not isinstance(settings[key], bool):
-                raise InputFileError(path, f"job {number}: {key} must be true or false, got "
-                                           f"{settings[key]!r}")
-        for key in ("song", "output"):
-            if not settings.get(key):
-                raise InputFileError(path, f"job {number} has no {key!r}")
-        for key in PATH_KEYS:
-            if settings.get(key):
-                settings[key] = str((path.parent / str(settings[key])).resolve())
-        if settings["output"] in outputs:
-            raise InputFileError(path, f"job {number} writes {settings['output']} like an "
-                                       "earlier job")
-        outputs.add(settings["output"])
-        job = Job(number, settings)
-        inputs = [path] + [Path(settings[key]) for key in PATH_KEYS
-                           if key not in OUTPUT_KEYS and settings.get(key)]
-        for output in (job.log, *job.outputs):  # the log is batch's own write
-            files.refuse_overwriting_inputs(output, inputs)
-        jobs.append(job)
-    return jobs
 
 
 class JobRunner:
@@ -273,6 +199,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_number(parser, "--jobs", bounds=WORKERS, default=max(1, (os.cpu_count() or 2) // 2),
                help="jobs at once (default: half the CPU cores)")
     parser.add_argument("--force", action="store_true", help="run jobs whose outputs exist")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list the expanded jobs (and which would be skipped); run none")
     parser.set_defaults(run=run)
 
 
@@ -284,6 +212,14 @@ def run(args: argparse.Namespace) -> int:
             outcomes.append(Outcome(job, "skipped", message="outputs exist"))
         else:
             pending.append(job)
+    if args.dry_run:
+        from .manifest import dry_run_table
+
+        skipped = {outcome.job.number for outcome in outcomes}
+        print(dry_run_table(jobs, skipped))
+        print(f"{len(jobs)} jobs: {len(pending)} would run, {len(skipped)} would be skipped "
+              "(outputs exist)")
+        return 0
     threads = max(1, (os.cpu_count() or 2) // args.jobs)
     workers = WarmWorkers(min(args.jobs, len(pending)), threads) if pending else None
     runner = JobRunner(threads=threads, workers=workers)
