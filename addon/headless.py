@@ -135,8 +135,13 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                seconds: float | None = None, seed: int = 0, num: int = 1,
                beat_sync: bool = True, nla: bool = False, shaping: Any = None,
                fps: float | None = None, size: tuple[int, int] = (480, 270),
+               render_with: str = "preview",
                log: Callable[[str], None] = print) -> dict[str, Any]:
-    """The whole main job; returns {"outputs": {...}, "timings": {...}, "armature": name}."""
+    """The whole main job; returns {"outputs": {...}, "timings": {...}, "armature": name}.
+
+    `render_with` "preview" renders our Workbench preview at `size`; "scene" renders the
+    character .blend's own scene (camera, engine, resolution, output format), checked
+    before any dance is made."""
     # Blender's writers get absolute paths: bpy 4.5 resolves a relative one elsewhere than
     # the working folder
     output = Path(output).absolute()
@@ -152,6 +157,10 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
     if fps is not None or character_file is None:
         scene.render.fps, scene.render.fps_base = int(round(fps or 30)), 1.0
     log(f"character: {armature.name} ({len(armature.data.bones)} bones)")
+    if render_path is not None and render_with == "scene":
+        problem = render.scene_render_problem(scene)
+        if problem:
+            raise DanceRevError(f"{character_file or 'the default dancer'}: {problem}")
     plan = dance.plan_dance(armature, song, model, bone_map, start=start, seconds=seconds,
                             seed=seed, num=num, frame_start=1.0, beat_sync=beat_sync,
                             nla=nla, **shaping_options(shaping))
@@ -182,9 +191,9 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
                            scene.frame_end)
                 timings.lap("bvh")
             if "video" in targets:
-                render_stoppable(armature, partials[targets["video"]], scene.frame_start,
-                                 scene.frame_end, size, leftovers=(*partials.values(), scratch),
-                                 log=log)
+                frames = renderer(render_with, armature, partials[targets["video"]], size)
+                render_stoppable(frames, scene.frame_end - scene.frame_start + 1,
+                                 leftovers=(*partials.values(), scratch), log=log)
                 timings.lap("render")
     finally:
         files.remove_scratch(scratch)
@@ -193,11 +202,22 @@ def dance_song(song: str | Path, output: str | Path, character_file: str | Path 
             "beats": len(result.get("beat_times", []))}
 
 
-def render_stoppable(armature: bpy.types.Object, path: Path, frame_start: int, frame_end: int,
-                     size: tuple[int, int], leftovers: tuple[Path, ...],
-                     log: Callable[[str], None] = print) -> None:
-    """The preview render, which Ctrl-C or SIGTERM stops within a frame, leaving nothing;
-    its progress (frames and their rate) in `log` lines.
+def renderer(render_with: str, armature: bpy.types.Object, path: Path, size: tuple[int, int]
+             ) -> Callable[[Callable[[], None]], Path]:
+    """The render of the scene's frame range to `path`: the preview or the user's scene."""
+    scene = bpy.context.scene
+    first, last = scene.frame_start, scene.frame_end
+    if render_with == "scene":
+        return lambda after_frame: render.render_scene(path, first, last, after_frame)
+    return lambda after_frame: render.render_preview(armature, path, first, last, size,
+                                                     between_frames=after_frame)
+
+
+def render_stoppable(render_frames: Callable[[Callable[[], None]], Path], total: int,
+                     leftovers: tuple[Path, ...], log: Callable[[str], None] = print) -> None:
+    """`render_frames(after_each_frame)`, a render of `total` frames, which Ctrl-C or
+    SIGTERM stops within a frame, leaving nothing; its progress (frames and their rate) in
+    `log` lines.
 
     While Blender renders, a signal's KeyboardInterrupt would surface inside one of its
     Python callbacks, be printed and dropped, and the render go on to the end (seen under
@@ -206,7 +226,6 @@ def render_stoppable(armature: bpy.types.Object, path: Path, frame_start: int, f
     Blender's temp folder are removed and the process ends with the signal's status: a
     render cannot be cancelled from Python, and nothing of the user's has been replaced yet.
     """
-    total = frame_end - frame_start + 1
     lines = console.ProgressLines(log)
     began = time.perf_counter()
     rendered = 0
@@ -222,8 +241,7 @@ def render_stoppable(armature: bpy.types.Object, path: Path, frame_start: int, f
             lines.update("render", rendered, total,
                          f"rendered {rendered} of {total} frames, {rate:.1f} frames/s")
 
-        render.render_preview(armature, path, frame_start, frame_end, size,
-                              between_frames=after_frame)
+        render_frames(after_frame)
     if received:  # it came with the last frame
         signals.raise_stop(received[0])
 
@@ -272,6 +290,6 @@ def main(args: Any) -> int:
         model=args.model or "", bone_map=args.map or "", start=args.start,
         seconds=args.seconds, seed=args.seed, num=args.num,
         beat_sync=not args.no_beat_sync, nla=args.nla, shaping=args.shaping, fps=args.fps,
-        size=args.size, log=log))
+        size=args.size, render_with=args.render_with, log=log))
     print_summary(summary, started, log_path)
     return 0

@@ -1,9 +1,10 @@
-"""A Workbench preview video of a dance: camera, floor and output settings, then render.
+"""Render a dance: a Workbench preview (our camera and floor), or the user's own scene.
 
-Workbench is the only engine that renders a preview in seconds on a CPU (about 0.1 s a frame
-at 480 x 270 here; EEVEE takes ~25 s a frame). The camera looks at the character from the
+The preview: Workbench is the only engine that renders in seconds on a CPU (about 0.1 s a
+frame at 480 x 270 here; EEVEE takes ~25 s a frame). The camera looks at the character from the
 front (the canonical frame faces -Y) and frames every pose of the dance, so nothing leaves
 the picture. The scene's sound strips are muxed into the video by Blender's own FFmpeg.
+The user's scene (`render_scene`): everything as their .blend sets it up, over the dance.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from mathutils import Vector
 
 from . import compat
+from .core import errors
 
 PREVIEW_NAME = "DanceRev Preview"
 FLOOR_NAME = "DanceRev Floor"
@@ -174,6 +176,62 @@ def render_preview(armature: bpy.types.Object, path: str | Path, frame_start: in
     scene.frame_start, scene.frame_end = int(frame_start), int(frame_end)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     configure_output(scene, path, size, with_audio=has_sound)
+    with after_each_frame(between_frames):
+        bpy.ops.render.render(animation=True, scene=scene.name)
+    return path
+
+
+MOVIE_AUDIO = {"MPEG4": "AAC", "MKV": "AAC", "QUICKTIME": "AAC", "WEBM": "OPUS",
+               "OGG": "VORBIS", "AVI": "PCM", "FLASH": "MP3"}  # a codec each container takes
+
+
+def scene_render_problem(scene: bpy.types.Scene) -> str:
+    """Why the scene cannot render itself as it is set up ("" when it can)."""
+    camera = scene.camera
+    if camera is None:
+        return ("the scene has no active camera (--render-with scene renders with the "
+                ".blend's own camera; set one, or use --render-with preview)")
+    if camera.type != "CAMERA":
+        return f"the scene's active camera {camera.name!r} is a {camera.type.lower()}, not a camera"
+    if scene.render.resolution_x < 1 or scene.render.resolution_y < 1:
+        return "the scene's output resolution is zero"
+    return ""
+
+
+def scene_writes_movie(scene: bpy.types.Scene) -> bool:
+    """True for an FFmpeg movie, False for an image sequence (one file per frame)."""
+    return scene.render.image_settings.file_format == "FFMPEG"
+
+
+def render_scene(path: str | Path, frame_start: int, frame_end: int,
+                 between_frames: Callable[[], None] | None = None) -> Path:
+    """Render the scene as its .blend sets it up: its camera, engine, resolution, frame rate,
+    colour management and output format, over frame_start..frame_end.
+
+    A movie goes to `path` with the scene's sound strips (the song) muxed in: a movie set up
+    without audio gets its container's usual codec. An image format writes `path` as a
+    folder of frames (frame_0001.png, ...), without sound. Only the output path, the frame
+    range and that audio codec change, and not in the saved .blend (written before).
+    """
+    scene = bpy.context.scene
+    problem = scene_render_problem(scene)
+    if problem:
+        raise errors.DanceRevError(problem)
+    render = scene.render
+    scene.frame_start, scene.frame_end = int(frame_start), int(frame_end)
+    path = Path(path)
+    if scene_writes_movie(scene):
+        has_sound = any(strip.type == "SOUND"
+                        for strip in compat.all_strips(scene.sequence_editor))
+        if has_sound and render.ffmpeg.audio_codec == "NONE":
+            render.ffmpeg.audio_codec = MOVIE_AUDIO.get(render.ffmpeg.format, "AAC")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        render.use_file_extension = False
+        render.filepath = str(path)
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        render.use_file_extension = True
+        render.filepath = str(path / "frame_")
     with after_each_frame(between_frames):
         bpy.ops.render.render(animation=True, scene=scene.name)
     return path

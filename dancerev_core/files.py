@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -60,31 +61,51 @@ def partial_path(path: str | Path) -> Path:
 def staged_outputs(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
     """Write several outputs of one job, all or none: yields {output: partial path}.
 
-    When the block ends normally every complete partial file replaces its output, one
-    `os.replace` after another with no work in between, so no output changes before every
-    one is written. On any exception (Ctrl-C and SIGTERM included, as KeyboardInterrupt) the
-    partial files are removed and the outputs keep what they held. A partial left by an
-    earlier, killed run is removed first. A partial the block did not write (an optional
-    output) is skipped.
+    When the block ends normally every complete partial replaces its output, one rename
+    after another with no work in between, so no output changes before every one is
+    written. On any exception (Ctrl-C and SIGTERM included, as KeyboardInterrupt) the
+    partials are removed and the outputs keep what they held. A partial left by an earlier,
+    killed run is removed first. A partial the block did not write (an optional output) is
+    skipped. A partial may be a folder (a render's image sequence): it replaces an earlier
+    folder of that name, which is moved aside first and removed after.
     """
     partials = {Path(path): partial_path(path) for path in paths}
     try:
         for output, partial in partials.items():
             output.parent.mkdir(parents=True, exist_ok=True)
-            partial.unlink(missing_ok=True)
+            remove_partial(partial)
     except OSError as error:
         raise _unwritable(output, error) from error
     try:
         yield partials
+        replaced = []
         for output, partial in partials.items():
             if partial.exists():
+                aside = output.with_name(f".{output.name}.replaced")
                 try:
+                    if partial.is_dir() and output.is_dir():
+                        remove_partial(aside)
+                        os.replace(output, aside)
+                        replaced.append(aside)
                     os.replace(partial, output)
-                except OSError as error:  # e.g. `output` is a folder
+                except OSError as error:  # e.g. `output` is a folder and the partial a file
+                    if aside in replaced and not output.exists():
+                        os.replace(aside, output)  # the earlier frames, back where they were
+                        replaced.remove(aside)
                     raise _unwritable(output, error) from error
+        for aside in replaced:
+            remove_partial(aside)
     finally:
         for partial in partials.values():
-            partial.unlink(missing_ok=True)
+            remove_partial(partial)
+
+
+def remove_partial(path: Path) -> None:
+    """Remove a partial output: a file, or a folder of frames."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def scratch_folder(output: str | Path) -> Path:
@@ -124,6 +145,15 @@ def check_outputs(outputs: Iterable[MaybePath], inputs: Iterable[MaybePath] = ()
         refuse_overwriting_inputs(output, sources)
         refuse_overwriting_inputs(output, files[:index], "is written twice by this command")
         check_writable(output)
+
+
+def refuse_replacing_folder(folder: Path, kept: Iterable[MaybePath]) -> None:
+    """Refuse a folder output (a render's frames, replaced as a whole) that holds any of
+    `kept`: the command's inputs and its other outputs would go with it."""
+    for path in (Path(p) for p in kept if p is not None):
+        if path.resolve().is_relative_to(folder.resolve()):
+            raise OutputFileError(folder, f"holds {path}, which replacing the folder would "
+                                          "remove; choose another folder")
 
 
 def refuse_overwriting_inputs(output: Path, inputs: Iterable[Path],

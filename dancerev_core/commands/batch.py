@@ -118,7 +118,7 @@ class JobRunner:
                 process.wait()
         for job, _ in running:
             for output in job.outputs:
-                files.partial_path(output).unlink(missing_ok=True)
+                files.remove_partial(files.partial_path(output))
             files.remove_scratch(files.scratch_folder(job.settings["output"]))
 
 

@@ -37,7 +37,7 @@ from .. import files
 from ..errors import InputFileError
 
 PATH_KEYS = ("song", "output", "character", "render", "bvh", "model", "map")
-OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size")
+OPTION_KEYS = ("seconds", "start", "seed", "num", "fps", "size", "render_with")
 # switches and their defaults: the other value passes --no-KEY (beat_sync) or --KEY (the rest)
 FLAG_KEYS = {"beat_sync": True, "nla": False, "in_place": False, "keep_turning": False,
              "loop": False}
@@ -72,7 +72,7 @@ class Job:
                    str(s["output"])]
         for key in PATH_KEYS[2:] + OPTION_KEYS:
             if s.get(key) is not None:
-                command += [f"--{key}", str(s[key])]
+                command += [f"--{key.replace('_', '-')}", str(s[key])]
         for key, default in FLAG_KEYS.items():
             if s.get(key, default) != default:
                 command.append(f"--{'no-' if default else ''}{key.replace('_', '-')}")
@@ -243,6 +243,9 @@ def checked_jobs(path: Path, entries: list[tuple[dict[str, Any], tuple | None]])
         for key in ("song", "output"):
             if not settings.get(key):
                 raise InputFileError(path, f"job {number} has no {key!r}")
+        if settings.get("render_with", "preview") not in ("preview", "scene"):
+            raise InputFileError(path, f"job {number}: render_with must be preview or scene, "
+                                       f"got {settings['render_with']!r}")
         settings = dict(settings)
         for key in PATH_KEYS:
             if settings.get(key):
