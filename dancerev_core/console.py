@@ -51,12 +51,21 @@ def log_file(name: str) -> Path:
 
     folder = cache_dir() / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    logs = sorted(folder.glob("*.log"), key=lambda path: path.stat().st_mtime)
+    logs = sorted(folder.glob("*.log"), key=_modified)
     for old in logs[:max(0, len(logs) - KEPT_LOGS + 1)]:
         with contextlib.suppress(OSError):
             old.unlink()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return folder / f"{name}-{stamp}-{os.getpid()}.log"
+
+
+def _modified(path: Path) -> float:
+    """A log's modification time; one gone meanwhile (parallel jobs, `batch`, prune the same
+    folder) sorts first, so that its stat cannot fail the job that is starting."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("-inf")
 
 
 @contextlib.contextmanager

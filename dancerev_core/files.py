@@ -117,10 +117,12 @@ def scratch_folder(output: str | Path) -> Path:
 
 
 def remove_scratch(folder: Path) -> None:
-    """Remove a job's scratch folder and the dance files in it; anything else found there
-    is not ours, and the folder is left."""
+    """Remove a job's scratch folder and the dance files in it, with what a writer killed
+    mid-file left of one (`atomic_output`'s `.NAME.npz.XXXXXXXX.tmp`: a warm worker ends at
+    once when the batch that started it is killed); anything else found there is not ours,
+    and the folder is left."""
     if folder.is_dir():
-        for name in folder.glob("*.npz"):
+        for name in (*folder.glob("*.npz"), *folder.glob(".*.npz.*.tmp")):
             name.unlink(missing_ok=True)
         with suppress(OSError):
             folder.rmdir()

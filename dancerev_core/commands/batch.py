@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import files, signals
@@ -201,14 +201,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="run jobs whose outputs exist")
     parser.add_argument("--dry-run", action="store_true",
                         help="list the expanded jobs (and which would be skipped); run none")
+    parser.add_argument("--render-with", choices=("preview", "scene"),
+                        help="how jobs with a render make it, unless the manifest says: "
+                             "preview (Workbench) or scene (each character .blend's own "
+                             "camera, engine and output); see `dancerev dance --help`")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="a Dask scheduler address (tcp://host:8786); jobs run on its "
+                             "workers (their task threads, not --jobs, set how many at once)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     jobs = read_manifest(args.manifest)
+    if args.render_with is not None:  # the batch's default; a job's own setting wins
+        jobs = [replace(job, settings={"render_with": args.render_with, **job.settings})
+                for job in jobs]
     outcomes, pending = [], []
     for job in jobs:
-        if not args.force and all(path.is_file() for path in job.outputs):
+        if not args.force and all(path.exists() for path in job.outputs):  # frames: a folder
             outcomes.append(Outcome(job, "skipped", message="outputs exist"))
         else:
             pending.append(job)
@@ -220,6 +230,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(jobs)} jobs: {len(pending)} would run, {len(skipped)} would be skipped "
               "(outputs exist)")
         return 0
+    if args.cluster is not None:
+        from .cluster import run_batch
+
+        return run_batch(args.cluster, pending, outcomes)
     threads = max(1, (os.cpu_count() or 2) // args.jobs)
     workers = WarmWorkers(min(args.jobs, len(pending)), threads) if pending else None
     runner = JobRunner(threads=threads, workers=workers)
@@ -252,7 +266,16 @@ def _run_all(args: argparse.Namespace, runner: JobRunner, pending: list[Job],
             with signals.handled(signal.SIGINT, signal.SIG_IGN):
                 runner.stop()
                 outcomes += [future.result() for future in futures if future not in collected]
-    print(summary_table(outcomes))
+    return report(outcomes, interrupted, summary_table(outcomes))
+
+
+def report(outcomes: list[Outcome], interrupted: KeyboardInterrupt | None, table: str,
+           extra: str = "") -> int:
+    """The summary every batch ends with, local or on a cluster: the table, an `extra` line,
+    then what finished; the exit status, or the interrupt raised again once reported."""
+    print(table)
+    if extra:
+        print(extra)
     failed = sum(outcome.status == "failed" for outcome in outcomes)
     done = sum(outcome.status in ("done", "skipped") for outcome in outcomes)
     if interrupted is not None:

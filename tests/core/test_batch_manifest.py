@@ -47,6 +47,10 @@ def test_songs_times_characters_times_seeds_expand_to_named_jobs(tmp_path):
     assert by_name["a_hero_0"]["render"] == str((tmp_path / "out/a_hero_0.mp4").resolve())
     command = jobs[1].command()
     assert command[command.index("--seed") + 1] == "7" and "--no-beat-sync" in command
+    assert "--render-with" not in command
+    scene = read_manifest(write(tmp_path, {**PRODUCTION, "defaults": {"render_with": "scene"}}))
+    command = scene[0].command()
+    assert command[command.index("--render-with") + 1] == "scene"
 
 
 def test_pairs_choose_among_the_songs_and_characters_and_listed_jobs_come_first(tmp_path):
@@ -76,6 +80,7 @@ def test_without_characters_the_default_dancer_and_the_defaults_seed(tmp_path):
     ({"overrides": [{"where": {"song": "a"}, "set": {"speed": 2}}]},
      "unknown setting(s) speed"),
     ({"take": 1}, "unknown key(s) take"),
+    ({"defaults": {"render_with": "cycles"}}, "render_with must be preview or scene"),
 ])
 def test_mistakes_are_one_line_naming_the_manifest(tmp_path, change, message):
     document = {**PRODUCTION, **change}

@@ -71,6 +71,19 @@ def test_log_files_are_named_per_run_and_the_oldest_pruned(tmp_path, monkeypatch
     assert len(left) == console.KEPT_LOGS - 1 and "old-00.log" not in left
 
 
+def test_a_log_pruned_meanwhile_by_a_parallel_job_does_not_fail_this_one(tmp_path,
+                                                                         monkeypatch):
+    # a dangling symlink: found by the folder's listing, gone when its time is read, as a
+    # log another job of the batch removed between the two
+    monkeypatch.setenv("DANCEREV_CACHE_DIR", str(tmp_path))
+    (tmp_path / "logs").mkdir()
+    for index in range(console.KEPT_LOGS + 2):
+        (tmp_path / "logs" / f"old-{index:02d}.log").write_text("x")
+    (tmp_path / "logs" / "gone.log").symlink_to(tmp_path / "nowhere.log")
+    assert console.log_file("dance").name.startswith("dance-")
+    assert not (tmp_path / "logs" / "gone.log").is_symlink()  # the first to go
+
+
 def test_bars_are_lines_when_the_output_is_not_a_terminal(tmp_path):
     with open(tmp_path / "log.txt", "w") as stream:
         for _ in console.progress_bar(range(200), desc="style classifier", unit="epoch",

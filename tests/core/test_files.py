@@ -43,3 +43,18 @@ def test_load_json_names_the_file_in_one_line(tmp_path):
         with pytest.raises(InputFileError) as error:
             load_json(path)
         assert path.name in str(error.value) and "\n" not in str(error.value)
+
+
+def test_remove_scratch_takes_a_killed_writers_temp_file_and_leaves_the_rest(tmp_path):
+    from dancerev_core.files import remove_scratch, scratch_folder
+
+    folder = scratch_folder(tmp_path / "job.blend")
+    folder.mkdir()
+    (folder / "dance-0.npz").write_bytes(b"npz")
+    (folder / ".dance-1.npz.k3j9x2ab.tmp").write_bytes(b"half")  # atomic_output's temp name
+    remove_scratch(folder)
+    assert not folder.exists()
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not ours")
+    remove_scratch(folder)
+    assert sorted(path.name for path in folder.iterdir()) == ["notes.txt"]
