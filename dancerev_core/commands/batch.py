@@ -21,36 +21,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
 from .. import files, signals
+from .batch_parts import (
+    STOP_GRACE,
+    Outcome,
+    WarmWorkers,
+    report,
+    signal_group,
+    summary_table,
+)
 from .manifest import Job, read_manifest
 from .options import WORKERS, add_number
 
-__all__ = ["Job", "JobRunner", "Outcome", "WarmWorkers", "read_manifest", "summary_table"]
-
-STOP_GRACE = 1.5  # seconds a stopped job gets to clean up itself before it is killed
-
-
-@dataclass
-class Outcome:
-    job: Job
-    status: str  # done, skipped, failed, stopped (interrupted while running), not run
-    seconds: float = 0.0
-    message: str = ""
-
+__all__ = ["STOP_GRACE", "Job", "JobRunner", "Outcome", "WarmWorkers", "read_manifest",
+           "summary_table"]
 
 class JobRunner:
     """Runs jobs as child processes and stops them all on request.
@@ -108,87 +99,18 @@ class JobRunner:
             self.stopping.set()
             running = list(self._running.values())
         for _, process in running:
-            _signal_group(process, signal.SIGINT)
+            signal_group(process, signal.SIGINT)
         deadline = time.monotonic() + STOP_GRACE
         for _, process in running:
             try:
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 process.wait()
         for job, _ in running:
             for output in job.outputs:
                 files.remove_partial(files.partial_path(output))
             files.remove_scratch(files.scratch_folder(job.settings["output"]))
-
-
-class WarmWorkers:
-    """One warm worker (`worker --warm --listen SOCKET`) per parallel job: the jobs that run
-    one after another in a slot share its loaded model and analysed songs. A worker that has
-    died is started again for the next job; all end with `close` (their stdin closes)."""
-
-    def __init__(self, count: int, threads: int) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="dancerev-batch-"))
-        self.threads = threads
-        self._free: queue.Queue[int] = queue.Queue()
-        for slot in range(count):
-            self._free.put(slot)
-        self._processes: dict[int, subprocess.Popen] = {}
-
-    @contextmanager
-    def slot(self) -> Iterator[str]:
-        """A free worker's socket, live, for one job."""
-        slot = self._free.get()
-        try:
-            yield str(self._live(slot))
-        finally:
-            self._free.put(slot)
-
-    def _live(self, slot: int) -> Path:
-        path = self.folder / f"worker-{slot}.sock"
-        process = self._processes.get(slot)
-        if process is None or process.poll() is not None:
-            path.unlink(missing_ok=True)
-            with open(self.folder / f"worker-{slot}.log", "ab") as log:
-                self._processes[slot] = process = subprocess.Popen(
-                    [sys.executable, "-m", "dancerev_core.worker", "--warm", "--listen",
-                     str(path)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
-                    env={**os.environ, "OMP_NUM_THREADS": str(self.threads)},
-                    start_new_session=True)  # a terminal's Ctrl-C is the batch's to handle
-            deadline = time.monotonic() + 30
-            while not path.exists() and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-        return path  # if it failed to come up, the job starts a worker of its own
-
-    def close(self) -> None:
-        for process in self._processes.values():
-            with suppress(OSError):
-                process.stdin.close()
-        for process in self._processes.values():
-            try:
-                process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    with suppress(ProcessLookupError):  # it ended meanwhile
-        os.killpg(process.pid, signum)
-
-
-def summary_table(outcomes: list[Outcome]) -> str:
-    rows = [("#", "job", "status", "seconds", "note")]
-    for outcome in sorted(outcomes, key=lambda o: o.job.number):
-        note = outcome.message if outcome.status == "failed" else ", ".join(
-            path.name for path in outcome.job.outputs)
-        rows.append((str(outcome.job.number), outcome.job.name, outcome.status,
-                     f"{outcome.seconds:.1f}", note))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths,
-                                                                          strict=True))
-                     + "  " + row[4] for row in rows)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -267,21 +189,3 @@ def _run_all(args: argparse.Namespace, runner: JobRunner, pending: list[Job],
                 runner.stop()
                 outcomes += [future.result() for future in futures if future not in collected]
     return report(outcomes, interrupted, summary_table(outcomes))
-
-
-def report(outcomes: list[Outcome], interrupted: KeyboardInterrupt | None, table: str,
-           extra: str = "") -> int:
-    """The summary every batch ends with, local or on a cluster: the table, an `extra` line,
-    then what finished; the exit status, or the interrupt raised again once reported."""
-    print(table)
-    if extra:
-        print(extra)
-    failed = sum(outcome.status == "failed" for outcome in outcomes)
-    done = sum(outcome.status in ("done", "skipped") for outcome in outcomes)
-    if interrupted is not None:
-        print(f"interrupted: {done} of {len(outcomes)} jobs finished and kept; the running "
-              "jobs were stopped and their partial files removed")
-        raise interrupted
-    print(f"{len(outcomes) - failed} of {len(outcomes)} jobs succeeded"
-          + ("; see the .log beside each failed job's output" if failed else ""))
-    return 1 if failed else 0

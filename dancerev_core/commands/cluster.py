@@ -42,15 +42,8 @@ from typing import Any
 
 from .. import files, signals
 from ..errors import DanceRevError
-from .batch import (
-    STOP_GRACE,
-    Job,
-    Outcome,
-    WarmWorkers,
-    _signal_group,
-    report,
-    summary_table,
-)
+from .batch_parts import STOP_GRACE, Outcome, WarmWorkers, report, signal_group, summary_table
+from .manifest import Job
 
 CONNECT_SECONDS = 10.0  # to reach the scheduler before the address is called unreachable
 WORKER_WAIT_SECONDS = 60.0  # for the first worker to join a scheduler that has none
@@ -387,11 +380,11 @@ def run_process(job: Job, threads: int, extra_env: dict[str, str],
 
 
 def _stop(process: subprocess.Popen) -> None:
-    _signal_group(process, signal.SIGINT)
+    signal_group(process, signal.SIGINT)
     try:
         process.wait(timeout=STOP_GRACE)
     except subprocess.TimeoutExpired:
-        _signal_group(process, signal.SIGKILL)
+        signal_group(process, signal.SIGKILL)
         process.wait()
 
 

@@ -16,7 +16,8 @@ from tests.conftest import REPO_ROOT
 PACKAGES = ("dancerev_core", "addon")
 # modules that need torch as they load; every other core module must load without it
 TORCH_AT_IMPORT = ("dancerev_core.evaluation.classifier", "dancerev_core.lifting.train",
-                   "dancerev_core.model.checkpoint", "dancerev_core.model.fast_decode",
+                   "dancerev_core.model.beat_phase", "dancerev_core.model.checkpoint",
+                   "dancerev_core.model.fast_decode",
                    "dancerev_core.model.network", "dancerev_core.training.batches",
                    "dancerev_core.training.checkpointing", "dancerev_core.training.hardware",
                    "dancerev_core.training.health_check", "dancerev_core.training.loop",
