@@ -152,3 +152,11 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: float | None =
         return tqdm(iterable, total=total, desc=desc or None, unit=unit, disable=disable,
                     dynamic_ncols=True, file=target)
     return LineBar(iterable, total=total, desc=desc, unit=unit, stream=target)
+
+
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows as aligned columns; the last column, free text, is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width
+                               in zip(row[:-1], widths, strict=True))
+                     + "  " + row[-1] for row in rows)

@@ -28,11 +28,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 
-from .. import files, signals
+from .. import signals
 from .batch_parts import (
     STOP_GRACE,
     Outcome,
     WarmWorkers,
+    remove_partials,
     report,
     signal_group,
     summary_table,
@@ -108,9 +109,7 @@ class JobRunner:
                 signal_group(process, signal.SIGKILL)
                 process.wait()
         for job, _ in running:
-            for output in job.outputs:
-                files.remove_partial(files.partial_path(output))
-            files.remove_scratch(files.scratch_folder(job.settings["output"]))
+            remove_partials(job)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

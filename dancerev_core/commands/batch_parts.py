@@ -18,6 +18,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import files
+from ..console import text_table
 from .manifest import Job
 
 STOP_GRACE = 1.5  # seconds a stopped job gets to clean up itself before it is killed
@@ -87,6 +89,13 @@ def signal_group(process: subprocess.Popen, signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
+def remove_partials(job: Job) -> None:
+    """A stopped or lost job's partial outputs and scratch folder, as `dance` names them."""
+    for output in job.outputs:
+        files.remove_partial(files.partial_path(output))
+    files.remove_scratch(files.scratch_folder(job.settings["output"]))
+
+
 def summary_table(outcomes: list[Outcome]) -> str:
     rows = [("#", "job", "status", "seconds", "note")]
     for outcome in sorted(outcomes, key=lambda o: o.job.number):
@@ -94,11 +103,7 @@ def summary_table(outcomes: list[Outcome]) -> str:
             path.name for path in outcome.job.outputs)
         rows.append((str(outcome.job.number), outcome.job.name, outcome.status,
                      f"{outcome.seconds:.1f}", note))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths,
-                                                                          strict=True))
-                     + "  " + row[4] for row in rows)
-
+    return text_table(rows)
 
 
 def report(outcomes: list[Outcome], interrupted: KeyboardInterrupt | None, table: str,

@@ -40,9 +40,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import files, signals
+from .. import signals
 from ..errors import DanceRevError
-from .batch_parts import STOP_GRACE, Outcome, WarmWorkers, report, signal_group, summary_table
+from .batch_parts import (
+    STOP_GRACE,
+    Outcome,
+    WarmWorkers,
+    remove_partials,
+    report,
+    signal_group,
+    summary_table,
+)
 from .manifest import Job
 
 CONNECT_SECONDS = 10.0  # to reach the scheduler before the address is called unreachable
@@ -284,13 +292,6 @@ def cluster_summary(outcomes: list[Outcome]) -> str:
                           else "" for o in ordered]
     return "\n".join(f"{line.ljust(width)}  {name}".rstrip()
                      for line, name in zip(lines, where, strict=True))
-
-
-def remove_partials(job: Job) -> None:
-    """A job's partial outputs and scratch folder, as `dance` names them."""
-    for output in job.outputs:
-        files.remove_partial(files.partial_path(output))
-    files.remove_scratch(files.scratch_folder(job.settings["output"]))
 
 
 # ------------------------------------------------------------ the Dask worker's side

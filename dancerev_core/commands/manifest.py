@@ -274,7 +274,6 @@ def dry_run_table(jobs: list[Job], skipped: set[int]) -> str:
         rows.append((str(job.number), job.name, Path(s["song"]).name, character,
                      str(s.get("seed", 0)), "skip" if job.number in skipped else "run",
                      ", ".join(str(p) for p in job.outputs)))
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row[:6], widths,
-                                                                          strict=True))
-                     + "  " + row[6] for row in rows)
+    from ..console import text_table
+
+    return text_table(rows)
