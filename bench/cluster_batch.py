@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import statistics
@@ -81,7 +82,8 @@ def main() -> None:
     env = dict(os.environ)
     batch = [sys.executable, "-m", "dancerev_core", "batch", str(manifest), "--force"]
     with (LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                       dashboard_address=":0") as cluster, Client(cluster) as client):
+                       dashboard_address=":0", silence_logs=logging.CRITICAL) as cluster,
+          Client(cluster) as client):
         local_command = [*batch, "--jobs", "2"]
         cluster_command = [*batch, "--cluster", cluster.scheduler_address]
         print(f"{args.jobs} jobs of {args.seconds:g}-s dances, no render; the commands:\n  "
