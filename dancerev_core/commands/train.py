@@ -30,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "to the data's) and training sizes (epochs, "
                                          "batch_size, seq_len, lr, seed, val_fraction, mirror, "
                                          "precision, velocity_weight, scale_poses, scale_music, "
-                                         "snapshot_every, health_every)")
+                                         "snapshot_every, health_every, "
+                                         "random_window_starts)")
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000, at "
                                                    "most 1000000)")
     parser.add_argument("--batch-size", type=int, help="windows per step and process "
@@ -45,6 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="share of the clips kept for validation (default 0.1)")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                         help="add left/right mirrored copies of the training clips")
+    parser.add_argument("--random-window-starts", action=argparse.BooleanOptionalAction,
+                        default=None, help="cut the training windows at new starts every "
+                                           "epoch (each moved by up to half a window; "
+                                           "default: the paper's fixed windows)")
     parser.add_argument("--image-size", metavar="WIDTHxHEIGHT",
                         help="video size of OpenPose keypoints in pixels, to normalise them "
                              "(each side 1 to 16384)")
@@ -78,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
                "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
                "mirror": args.mirror, "precision": args.precision,
                "velocity_weight": args.velocity_weight, "snapshot_every": args.snapshot_every,
-               "health_every": args.health_every}
+               "health_every": args.health_every,
+               "random_window_starts": args.random_window_starts}
     train_run(args.dataset, args.output, data_format=args.format, config_file=args.config,
               schedule=args.schedule, resume=args.resume, device=args.device,
               image_size=args.image_size, options=options, progress=not args.quiet)

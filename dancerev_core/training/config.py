@@ -48,6 +48,10 @@ class TrainConfig:
     unscaled L1 in metres. `scale_music` (default true) does the same for the encoder's
     input features (see model/network.py's Encoder); false feeds them as extracted.
 
+    `random_window_starts` (default false, the paper's fixed windows) cuts the training
+    windows at new starts every epoch, each moved by up to half a window
+    (training/window_starts.py); validation keeps the fixed windows.
+
     `health_every` N > 0: every N-th epoch the model also dances a few
     validation songs free-running (training/health_check.py): figures in `history.jsonl`
     and `health.png`, and a warning line when the dances freeze. 0 turns it off.
@@ -70,6 +74,7 @@ class TrainConfig:
     scale_poses: bool = True
     scale_music: bool = True
     health_every: int = 10
+    random_window_starts: bool = False
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 0), ("batch_size", 1), ("seq_len", 1), ("seed", 0),
@@ -85,7 +90,7 @@ class TrainConfig:
                 or not 0 <= self.val_fraction < 1):
             raise DanceRevError(f"training val_fraction must be in [0, 1), "
                                 f"got {self.val_fraction!r}")
-        for name in ("mirror", "scale_poses", "scale_music"):
+        for name in ("mirror", "scale_poses", "scale_music", "random_window_starts"):
             if not isinstance(getattr(self, name), bool):
                 raise DanceRevError(f"training {name} must be true or false, "
                                     f"got {getattr(self, name)!r}")

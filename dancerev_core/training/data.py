@@ -60,6 +60,7 @@ from ..music.features import (
     block_slices,
 )
 from ..skeletons import BODY_25, CANONICAL_24, joint_set
+from .window_starts import cut_at, fixed_starts, moved_starts
 
 DEFAULT_SEQ_LEN = 120
 DEFAULT_VAL_FRACTION = 0.1
@@ -94,14 +95,26 @@ class AlignedClip:
 
 @dataclass(eq=False)
 class Windows:
-    """N windows of L frames: features (N, L, F) and poses (N, L, P), float32."""
+    """N windows of L frames: features (N, L, F) and poses (N, L, P), float32.
+
+    `clips` keeps each clip's whole (features, encoded poses), which the windows were cut
+    from, so training can cut them again at other starts (window_starts.py)."""
 
     features: np.ndarray
     poses: np.ndarray
     clip_names: list[str] = field(default_factory=list)
+    clips: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.features)
+
+    def recut(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(features, poses) of as many windows per clip, at starts moved by `rng`."""
+        seq_len = self.features.shape[1]
+        pieces = [cut_at(features, poses, moved_starts(len(features), seq_len, rng), seq_len)
+                  for features, poses in self.clips]
+        return (np.concatenate([f for f, _ in pieces]).astype(np.float32, copy=False),
+                np.concatenate([p for _, p in pieces]).astype(np.float32, copy=False))
 
 
 @dataclass(eq=False)
@@ -322,18 +335,23 @@ def split_by_clip(clips: list[AlignedClip], seq_len: int, val_fraction: float,
 def cut_windows(clips: list[AlignedClip], seq_len: int,
                 pose_encoding: str = "displacement") -> Windows:
     """Non-overlapping windows of `seq_len` frames from each clip's start; tails dropped."""
-    features, poses, names = [], [], []
+    features, poses, names, whole = [], [], [], []
     for clip in clips:
         clip_poses = encode_layout(clip.poses(), clip.motion.skeleton, pose_encoding)
-        for start in range(0, clip.num_frames - seq_len + 1, seq_len):
-            features.append(clip.features[start:start + seq_len])
-            poses.append(clip_poses[start:start + seq_len])
-            names.append(clip.name)
+        clip_features = clip.features[:len(clip_poses)]
+        starts = fixed_starts(len(clip_poses), seq_len)
+        if not len(starts):
+            continue
+        cut_features, cut_poses = cut_at(clip_features, clip_poses, starts, seq_len)
+        features.append(cut_features)
+        poses.append(cut_poses)
+        names += [clip.name] * len(starts)
+        whole.append((clip_features.astype(np.float32), clip_poses.astype(np.float32)))
     if not features:
         return Windows(np.zeros((0, seq_len, NUM_FEATURES), np.float32),
                        np.zeros((0, seq_len, 0), np.float32), [])
-    return Windows(np.stack(features).astype(np.float32), np.stack(poses).astype(np.float32),
-                   names)
+    return Windows(np.concatenate(features).astype(np.float32),
+                   np.concatenate(poses).astype(np.float32), names, whole)
 
 
 # ---------------------------------------------------------------------- helpers

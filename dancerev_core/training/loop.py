@@ -80,6 +80,7 @@ from .hardware import autocast_dtype, pick_device
 from .health_check import validation_health
 from .progress import Progress
 from .validation import validation_loss
+from .window_starts import epoch_rng
 
 # A music channel's scale is at least half the median channel's: most of the 438 are
 # tempogram lags in [0, 1], and a lag nearly constant in training must not turn a new
@@ -224,6 +225,9 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         # training steps
         totals = torch.zeros(2, dtype=torch.float64, device=device)  # loss x windows, windows
         frames = 0
+        if config.random_window_starts:
+            train_x, train_y = (torch.from_numpy(a) for a in train_windows.recut(
+                epoch_rng(config.seed, epoch)))
         batches = epoch_batches(len(data.train), config.batch_size, config.seed, epoch,
                                 dist.rank, dist.world_size)
         for step, batch in enumerate(batches, start=1):
@@ -315,9 +319,11 @@ def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
 
 def scaled_windows(windows: Windows, model_config: ModelConfig) -> Windows:
     """The windows with their poses scaled as the model's decoder frames are."""
-    return Windows(windows.features, scale_poses(windows.poses, model_config.pose_mean,
-                                                 model_config.pose_scale),
-                   windows.clip_names)
+    def scaled(poses: np.ndarray) -> np.ndarray:
+        return scale_poses(poses, model_config.pose_mean, model_config.pose_scale)
+
+    return Windows(windows.features, scaled(windows.poses), windows.clip_names,
+                   [(features, scaled(poses)) for features, poses in windows.clips])
 
 
 def check_data(data: TrainingData, model_config: ModelConfig, config: TrainConfig) -> None:

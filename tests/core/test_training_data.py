@@ -15,6 +15,7 @@ from dancerev_core.motion import Motion
 from dancerev_core.music.features import MusicFeatures, block_slices
 from dancerev_core.skeletons import BODY_25, CANONICAL_24
 from dancerev_core.training.data import align_features, load_training_data, model_motion
+from dancerev_core.training.window_starts import epoch_rng, fixed_starts, moved_starts
 from tests.conftest import shared_data
 
 BEAT = block_slices()["beat"].start
@@ -128,6 +129,30 @@ def test_windows_hold_aligned_features_and_flattened_root_relative_poses(tmp_pat
     expected = relative[20:40].copy()
     expected[:, 16] = relative[20:40, 16] - relative[19:39, 16]
     np.testing.assert_allclose(moving.train.poses[second], expected, atol=1e-5)
+
+
+def test_windows_recut_at_moved_starts_are_the_clips_own_frames(tmp_path):
+    root = paper_dataset(tmp_path / "paper", frames=(50, 45, 20))
+    data = load_training_data(root, seq_len=20, val_fraction=0.0)
+    assert sorted(len(f) for f, _ in data.train.clips) == [20, 45, 50]
+    cuts = [data.train.recut(epoch_rng(0, epoch)) for epoch in (1, 2, 1)]
+    np.testing.assert_array_equal(cuts[0][0], cuts[2][0])  # seeded by (seed, epoch)
+    assert not np.array_equal(cuts[0][0], cuts[1][0])  # and new every epoch
+    window = 0
+    for clip, (features, poses) in zip(sorted(set(data.train.clip_names),
+                                              key=data.train.clip_names.index),
+                                       data.train.clips, strict=True):
+        for _ in range(data.train.clip_names.count(clip)):  # as many windows per clip
+            start = int(cuts[1][0][window, 0, 1])  # music column 1 holds the frame number
+            assert 0 <= start <= len(features) - 20
+            np.testing.assert_array_equal(cuts[1][0][window], features[start:start + 20])
+            np.testing.assert_array_equal(cuts[1][1][window], poses[start:start + 20])
+            window += 1
+    assert cuts[1][0].shape == data.train.features.shape
+    # each start moves at most half a window from the paper's
+    moved = np.stack([moved_starts(200, 20, epoch_rng(0, e)) for e in range(200)])
+    assert np.abs(moved - fixed_starts(200, 20)).max() == 10
+    assert moved.min() == 0 and moved.max() == 180 and len(np.unique(moved[:, 3])) == 21
 
 
 def test_split_is_by_clip_and_deterministic(tmp_path):
