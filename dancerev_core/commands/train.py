@@ -29,7 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                          "model sizes (ModelConfig fields; joint_set defaults "
                                          "to the data's) and training sizes (epochs, "
                                          "batch_size, seq_len, lr, seed, val_fraction, mirror, "
-                                         "precision, velocity_weight, scale_poses, scale_music, "
+                                         "precision, velocity_weight, speed_weight, scale_poses, "
+                                         "scale_music, "
                                          "snapshot_every, health_every, "
                                          "random_window_starts)")
     parser.add_argument("--epochs", type=int, help="total epochs to reach (default 10000, at "
@@ -64,6 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--velocity-weight", type=float,
                         help="weight of an L1 loss on frame-to-frame pose changes added to "
                              "the pose L1 (default 0: the paper's loss)")
+    parser.add_argument("--speed-weight", type=float,
+                        help="weight of an L1 loss on each joint's speed added to the pose L1 "
+                             "(default 0)")
     parser.add_argument("--snapshot-every", type=int, metavar="N",
                         help="also keep every N-th epoch's weights in OUT_DIR/snapshots "
                              "(float16, for `dancerev recipe choose`; default 0: none)")
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     options = {"epochs": args.epochs, "batch_size": args.batch_size, "seq_len": args.seq_len,
                "lr": args.lr, "seed": args.seed, "val_fraction": args.val_fraction,
                "mirror": args.mirror, "precision": args.precision,
-               "velocity_weight": args.velocity_weight, "snapshot_every": args.snapshot_every,
+               "velocity_weight": args.velocity_weight, "speed_weight": args.speed_weight,
+               "snapshot_every": args.snapshot_every,
                "health_every": args.health_every,
                "random_window_starts": args.random_window_starts}
     train_run(args.dataset, args.output, data_format=args.format, config_file=args.config,

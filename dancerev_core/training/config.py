@@ -70,6 +70,7 @@ class TrainConfig:
     mirror: bool = False
     precision: str = "auto"
     velocity_weight: float = 0.0
+    speed_weight: float = 0.0
     snapshot_every: int = 0
     scale_poses: bool = True
     scale_music: bool = True
@@ -97,13 +98,13 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise DanceRevError(f"training precision must be one of {', '.join(PRECISIONS)}, "
                                 f"got {self.precision!r}")
-        if (isinstance(self.velocity_weight, bool)
-                or not isinstance(self.velocity_weight, int | float)
-                or not math.isfinite(self.velocity_weight) or self.velocity_weight < 0):
-            raise DanceRevError(f"training velocity_weight must be a number >= 0, "
-                                f"got {self.velocity_weight!r}")
+        for name in ("velocity_weight", "speed_weight"):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or value < 0):
+                raise DanceRevError(f"training {name} must be a number >= 0, got {value!r}")
+            object.__setattr__(self, name, float(value))
         object.__setattr__(self, "lr", float(self.lr))
-        object.__setattr__(self, "velocity_weight", float(self.velocity_weight))
         object.__setattr__(self, "val_fraction", float(self.val_fraction))
 
     def to_dict(self) -> dict[str, Any]:

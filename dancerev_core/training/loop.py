@@ -66,6 +66,7 @@ from ..model.checkpoint import Checkpoint, checkpoint_json
 from ..model.curriculum import curriculum_epoch
 from ..model.network import Seq2Seq
 from ..model.pose_encoding import fit_scaling, scale_poses
+from ..skeletons import JointSet, joint_set
 from .batches import epoch_batches, epoch_seeds
 from .checkpointing import (
     agreed_digests,
@@ -173,6 +174,7 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
         net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda"
                                       else None)
 
+    joints = joint_set(model_config.joint_set)
     train_x, train_y = (torch.from_numpy(a) for a in (train_windows.features,
                                                      train_windows.poses))
     steps = len(epoch_batches(len(data.train), config.batch_size, config.seed, 1, dist.rank,
@@ -234,7 +236,7 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
             features = train_x[batch].to(device, non_blocking=True)
             poses = train_y[batch].to(device, non_blocking=True)
             loss = training_loss(net, features, poses, mask, noise, amp_dtype,
-                                 config.velocity_weight)
+                                 config.velocity_weight, config.speed_weight, joints)
             shared = loss.detach().reshape(1).double()
             if distributed:
                 torch_dist.all_reduce(shared)  # every rank sees a NaN anywhere, at once
@@ -293,19 +295,37 @@ def _train(data: TrainingData, model_config: ModelConfig, config: TrainConfig, o
 
 def training_loss(net: torch.nn.Module, features: torch.Tensor, poses: torch.Tensor,
                   mask: torch.Tensor, noise: torch.Generator,
-                  amp_dtype: torch.dtype | None, velocity_weight: float = 0.0) -> torch.Tensor:
+                  amp_dtype: torch.dtype | None, velocity_weight: float = 0.0,
+                  speed_weight: float = 0.0, joints: JointSet | None = None) -> torch.Tensor:
     """One batch's loss, the forward half of a training step (bench/training.py times it).
 
     The paper's L1 on poses, plus `velocity_weight` x L1 on frame-to-frame pose changes: a
     pose loss alone lets the model hedge towards slow, averaged motion; the velocity term
     asks it to move when and as fast as the dancer did, accents (speed minima) included.
+    `speed_weight` x L1 on each joint's speed (the length of its frame-to-frame change, in
+    the scaled frames; the root, which travels, left out; `joints` says the layout): where
+    the dancer's direction cannot be foreseen, hedging between directions costs a signed
+    velocity loss nothing, but a speed loss still asks for the dancer's speed, and for its
+    dips at the accents.
     """
     with torch.autocast(features.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
         predicted = net(features, poses, mask, generator=noise).float()
     loss = F.l1_loss(predicted, poses)
     if velocity_weight:
         loss = loss + velocity_weight * F.l1_loss(predicted.diff(dim=1), poses.diff(dim=1))
+    if speed_weight:
+        if joints is None:
+            raise ValueError("the speed loss needs the joint layout")
+        loss = loss + speed_weight * F.l1_loss(joint_speeds(predicted, joints),
+                                               joint_speeds(poses, joints))
     return loss
+
+
+def joint_speeds(poses: torch.Tensor, joints: JointSet) -> torch.Tensor:
+    """(B, T - 1, J - 1): each non-root joint's frame-to-frame step length."""
+    steps = poses.diff(dim=1).unflatten(-1, (joints.num_joints, joints.dims))
+    keep = [j for j in range(joints.num_joints) if j != joints.root]
+    return steps[:, :, keep].norm(dim=-1)
 
 
 def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,

@@ -161,6 +161,6 @@ def check_limits(config: TrainConfig) -> None:
         value = getattr(config, name)
         if value > high:
             raise DanceRevError(f"training {name} must be at most {high}, got {value}")
-    for name in ("lr", "velocity_weight"):
+    for name in ("lr", "velocity_weight", "speed_weight"):
         if not math.isfinite(getattr(config, name)):
             raise DanceRevError(f"training {name} must be finite, got {getattr(config, name)}")

@@ -158,6 +158,36 @@ def test_the_velocity_loss_adds_the_l1_of_frame_to_frame_changes():
     assert torch.isclose(loss(2.0), loss(0.0) + 2.0 * velocity, atol=1e-6)
 
 
+def test_the_speed_loss_compares_each_non_root_joints_step_length():
+    from dancerev_core.model import Seq2Seq, condition_mask
+    from dancerev_core.skeletons import joint_set
+    from dancerev_core.training.loop import joint_speeds, training_loss
+
+    joints = joint_set("canonical24")
+    # a joint stepping +1 in x then -1 has the speed of one stepping -1 then +1: the
+    # speed loss cannot tell them apart, the velocity loss can; the root is not counted
+    forth = torch.zeros(1, 3, 72)
+    forth[0, 1, 3] = 1.0
+    back = -forth
+    back[0, :, 0:3] = torch.tensor([0.0, 5.0, 0.0])[:, None]  # the root: not counted
+    assert torch.equal(joint_speeds(forth, joints), joint_speeds(back, joints))
+    assert joint_speeds(forth, joints).shape == (1, 2, 23)
+    assert joint_speeds(forth, joints)[0, :, 0].tolist() == [1.0, 1.0]
+
+    model = Seq2Seq(ModelConfig(joint_set="canonical24", **TINY_MODEL)).eval()  # no dropout
+    features, poses = torch.randn(2, 30, 438), torch.randn(2, 30, 72)
+    mask = torch.from_numpy(condition_mask("linear", 4, 30, 10, 0.5))
+
+    def loss(weight):
+        return training_loss(model, features, poses, mask, torch.Generator().manual_seed(0),
+                             None, 0.0, weight, joints)
+
+    with torch.no_grad():
+        predicted = model(features, poses, mask, generator=torch.Generator().manual_seed(0))
+    speed = (joint_speeds(predicted, joints) - joint_speeds(poses, joints)).abs().mean()
+    assert speed > 0 and torch.isclose(loss(0.5), loss(0.0) + 0.5 * speed, atol=1e-6)
+
+
 def test_auto_precision_follows_the_hardware(monkeypatch):
     from dancerev_core.training import hardware
 
@@ -212,6 +242,7 @@ def test_a_diverging_loss_stops_with_the_epoch_and_step(dataset, tmp_path, confi
     (["--resume"], "nothing to resume"),
     (["--epochs", "1", "--precision", "fp16"], "precision must be one of auto, fp32, bf16"),
     (["--epochs", "1", "--velocity-weight", "-1"], "velocity_weight must be a number >= 0"),
+    (["--epochs", "1", "--speed-weight", "-1"], "speed_weight must be a number >= 0"),
 ])
 def test_bad_settings_are_one_line_errors(dataset, tmp_path, config_file, capsys, extra,
                                           message):
