@@ -33,9 +33,11 @@ from .batch_parts import (
     STOP_GRACE,
     Outcome,
     WarmWorkers,
+    failure_message,
     remove_partials,
     report,
     signal_group,
+    start_job,
     summary_table,
 )
 from .manifest import Job, read_manifest
@@ -72,14 +74,10 @@ class JobRunner:
         if self.stopping.is_set():
             return Outcome(job, "not run", message="batch interrupted")
         started = time.perf_counter()
-        job.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads), **extra_env}
-        with open(job.log, "w", encoding="utf-8") as log, self._lock:
+        with self._lock:
             if self.stopping.is_set():
                 return Outcome(job, "not run", message="batch interrupted")
-            process = subprocess.Popen(job.command(), stdout=log, stderr=subprocess.STDOUT,
-                                       env=env, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
+            process = start_job(job, self.threads, extra_env)
             self._running[job.number] = (job, process)
         returncode = process.wait()
         with self._lock:
@@ -89,9 +87,7 @@ class JobRunner:
             return Outcome(job, "stopped", seconds, "batch interrupted; partial files removed")
         if returncode == 0:
             return Outcome(job, "done", seconds)
-        lines = [line for line in job.log.read_text(errors="replace").splitlines()
-                 if line.strip()]
-        return Outcome(job, "failed", seconds, lines[-1] if lines else f"exit code {returncode}")
+        return Outcome(job, "failed", seconds, failure_message(job, returncode))
 
     def stop(self) -> None:
         """Stop every running job, at most STOP_GRACE seconds from now, and remove its

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,24 @@ class Outcome:
     status: str  # done, skipped, failed, stopped (interrupted while running), not run
     seconds: float = 0.0
     message: str = ""
+
+
+def start_job(job: Job, threads: int, extra_env: dict[str, str],
+              preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen:
+    """The job's own process, in a session of its own (so a stop reaches its children),
+    its output in the job's log."""
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), **extra_env}
+    with open(job.log, "w", encoding="utf-8") as log:
+        return subprocess.Popen(job.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=preexec_fn)
+
+
+def failure_message(job: Job, returncode: int) -> str:
+    """Why a job failed: its log's last line (a DanceRev error is one line), else the code."""
+    lines = [line for line in job.log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {returncode}"
 
 
 class WarmWorkers:

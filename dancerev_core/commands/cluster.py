@@ -46,9 +46,11 @@ from .batch_parts import (
     STOP_GRACE,
     Outcome,
     WarmWorkers,
+    failure_message,
     remove_partials,
     report,
     signal_group,
+    start_job,
     summary_table,
 )
 from .manifest import Job
@@ -355,12 +357,7 @@ def run_process(job: Job, threads: int, extra_env: dict[str, str],
     dies with this worker process (`die_with_parent`), and it is stopped like a Ctrl-C'd
     local job (SIGINT, SIGKILL after STOP_GRACE, partial files removed) once `stop()`."""
     started = time.perf_counter()
-    job.log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), **extra_env}
-    with open(job.log, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(job.command(), stdout=log, stderr=subprocess.STDOUT,
-                                   env=env, stdin=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=die_with_parent())
+    process = start_job(job, threads, extra_env, die_with_parent())
     report = {"pid": process.pid}
     while True:
         try:
@@ -375,9 +372,8 @@ def run_process(job: Job, threads: int, extra_env: dict[str, str],
     seconds = time.perf_counter() - started
     if returncode == 0:
         return {**report, "status": "done", "seconds": seconds, "message": ""}
-    lines = [line for line in job.log.read_text(errors="replace").splitlines() if line.strip()]
     return {**report, "status": "failed", "seconds": seconds,
-            "message": lines[-1] if lines else f"exit code {returncode}"}
+            "message": failure_message(job, returncode)}
 
 
 def _stop(process: subprocess.Popen) -> None:
