@@ -51,13 +51,43 @@ def failure_message(job: Job, returncode: int) -> str:
     return lines[-1] if lines else f"exit code {returncode}"
 
 
+WARM_FOLDER_PREFIX = "dancerev-batch-"  # + the owning process's pid + "-" + random
+
+
+def remove_orphaned_folders(root: Path | None = None) -> list[Path]:
+    """Remove the warm workers' folders (sockets, logs) of batches that died without
+    `close`: killed, or on a cluster worker that was. Such a folder names its owner's pid;
+    it is removed only when that process is gone and the folder is this user's."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{WARM_FOLDER_PREFIX}*-*"):
+        owner = folder.name[len(WARM_FOLDER_PREFIX):].split("-", 1)[0]
+        with suppress(OSError):
+            if (not owner.isdigit() or not folder.is_dir() or folder.is_symlink()
+                    or folder.stat().st_uid != os.getuid() or _alive(int(owner))):
+                continue
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 class WarmWorkers:
     """One warm worker (`worker --warm --listen SOCKET`) per parallel job: the jobs that run
     one after another in a slot share its loaded model and analysed songs. A worker that has
     died is started again for the next job; all end with `close` (their stdin closes)."""
 
     def __init__(self, count: int, threads: int) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="dancerev-batch-"))
+        remove_orphaned_folders()
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{WARM_FOLDER_PREFIX}{os.getpid()}-"))
         self.threads = threads
         self._free: queue.Queue[int] = queue.Queue()
         for slot in range(count):
