@@ -225,7 +225,8 @@ def collect(future: Any, job: Job) -> ClusterOutcome:
         return ClusterOutcome(job, "failed", message=f"worker lost {lost} time"
                               f"{'s' if lost > 1 else ''}: the scheduler gave up (distributed."
                               f"scheduler.allowed-failures is {error.allowed_failures})",
-                              worker=error.last_worker.address)
+                              worker=error.last_worker.address,
+                              host=getattr(error.last_worker, "host", ""))  # its IP
     message = str(error).splitlines()[0] if str(error) else ""
     return ClusterOutcome(job, "failed", message=f"{type(error).__name__}: {message}")
 
